@@ -1,0 +1,475 @@
+"""Writes about applications and what they buy: create, change edition, add-ons, resource
+packs, term renewals (SPEC 3, 4.1, 4.3, 4.4).
+
+Every function validates first and writes in one transaction. Purchases become invoice lines
+of the month in which their term starts (``billing.services.invoicing``)."""
+
+import datetime as dt
+import random
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Account
+from billing import catalog
+from billing.audit import audit_record_create
+from billing.calendar import billing_today
+from billing.errors import BillingError
+from billing.models import (
+    AddOnSubscription,
+    Application,
+    BillableItem,
+    Edition,
+    EditionPeriod,
+    PrepaidTerm,
+    Region,
+    ResourcePack,
+)
+from billing.rating.terms import proration_credit, term_bounds, term_start
+from billing.services.invoicing import invoices_mark_stale
+
+ONE_DAY = dt.timedelta(days=1)
+SDKAPPID_RANGE = (1_400_000_000, 1_499_999_999)
+
+
+# --------------------------------------------------------------------------------------------
+# Applications
+# --------------------------------------------------------------------------------------------
+
+
+def application_create(
+    *,
+    account: Account,
+    name: str,
+    region: str,
+    actor=None,
+    created_on: dt.date | None = None,
+    sdkappid: int | None = None,
+) -> Application:
+    """A new application on Trial (SPEC 2: a new application starts on Trial)."""
+    name = (name or "").strip()
+    if not name:
+        raise BillingError("Give the application a name.", code="required", field="name")
+    if len(name) > 100:
+        raise BillingError("The name is longer than 100 characters.", code="invalid", field="name")
+    if region not in Region.values:
+        raise BillingError(
+            f"Unknown region {region!r}; choose one of {', '.join(Region.values)}.",
+            code="invalid",
+            field="region",
+        )
+    day = created_on or billing_today()
+    trial = catalog.edition_by_code("trial")
+    for _attempt in range(10):
+        candidate = sdkappid or random.randint(*SDKAPPID_RANGE)
+        try:
+            with transaction.atomic():
+                application = Application.objects.create(
+                    sdkappid=candidate, account=account, name=name, region=region
+                )
+                EditionPeriod.objects.create(
+                    application=application, edition=trial, starts_on=day, created_by=actor
+                )
+                audit_record_create(
+                    actor=actor,
+                    action="application.create",
+                    target=application,
+                    account=account,
+                    after={"sdkappid": candidate, "region": region, "edition": "trial"},
+                )
+                return application
+        except IntegrityError:
+            if sdkappid is not None:
+                raise BillingError(
+                    f"SDKAppID {sdkappid} is taken.", code="taken", field="sdkappid"
+                ) from None
+    raise BillingError("Could not allocate an SDKAppID; try again.", code="busy")
+
+
+def current_period(application: Application, day: dt.date) -> EditionPeriod:
+    """The edition period covering ``day`` (the latest period when day is in the future)."""
+    periods = list(application.edition_periods.select_related("edition").order_by("starts_on"))
+    found = None
+    for period in periods:
+        if period.starts_on <= day and (period.ends_on is None or period.ends_on >= day):
+            found = period
+    if found is None:
+        raise BillingError(
+            f"Application {application.sdkappid} has no edition on {day}.",
+            code="no_edition",
+            field="effective",
+        )
+    return found
+
+
+def edition_on(application: Application, day: dt.date) -> Edition:
+    return current_period(application, day).edition
+
+
+def _current_term(application: Application, item: BillableItem, day: dt.date):
+    return (
+        PrepaidTerm.objects.filter(
+            application=application, item=item, starts_on__lte=day, ends_on__gte=day
+        )
+        .select_for_update()
+        .first()
+    )
+
+
+def _create_term(
+    *,
+    application: Application,
+    item: BillableItem,
+    anchor: dt.date,
+    index: int,
+    actor,
+    subscription: AddOnSubscription | None = None,
+) -> PrepaidTerm:
+    starts_on, ends_on = term_bounds(anchor, index)
+    entry = catalog.price_entry_in_force(item=item, region=application.region, day=starts_on)
+    term = PrepaidTerm.objects.create(
+        application=application,
+        item=item,
+        price_entry=entry,
+        subscription=subscription,
+        anchor_date=anchor,
+        term_index=index,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        currency=entry.price_book.currency,
+        amount=entry.unit_price,
+        created_by=actor,
+    )
+    if item.covers == BillableItem.Covers.CALL_MINUTES:
+        # The term's call minutes: a pack valid for exactly this term, paid by the term.
+        ResourcePack.objects.create(
+            application=application,
+            item=item,
+            price_entry=entry,
+            covers=item.covers,
+            units_total=entry.included_quantity,
+            valid_from=starts_on,
+            valid_until=ends_on,
+            currency=term.currency,
+            amount=0,
+            term=term,
+            created_by=actor,
+        )
+    invoices_mark_stale(account_id=application.account_id, day=starts_on)
+    return term
+
+
+def edition_change(
+    *,
+    application: Application,
+    edition_code: str,
+    actor=None,
+    effective: dt.date | None = None,
+) -> EditionPeriod:
+    """Change the IM edition (SPEC 4.1).
+
+    - Trial to Pro or Ultimate, and Pro to Ultimate: at once; a new term starts that day.
+      From Pro, the unused days of the Pro term come back as a proration credit.
+    - Ultimate to Pro: when the current Ultimate term ends.
+    - Never back to Trial.
+    Returns the new edition period (which may start in the future for a downgrade).
+    ``effective`` backdates the change (migrations from another system); default today.
+    """
+    target = catalog.edition_by_code(edition_code)
+    day = effective or billing_today()
+    if target.code == "trial":
+        raise BillingError(
+            "An application never goes back to Trial. Create a new application to use Trial.",
+            code="trial_not_allowed",
+            field="edition",
+        )
+    if application.status == Application.Status.CLOSED:
+        raise BillingError(
+            f"Application {application.sdkappid} is closed.", code="closed", field="application"
+        )
+    with transaction.atomic():
+        application = Application.objects.select_for_update().get(pk=application.pk)
+        period = current_period(application, day)
+        current = period.edition
+        pending = application.edition_periods.filter(starts_on__gt=day).first()
+        if pending is not None:
+            raise BillingError(
+                f"A change to {pending.edition.name} on {pending.starts_on} is already scheduled.",
+                code="change_pending",
+                field="edition",
+            )
+        if target == current:
+            raise BillingError(
+                f"Application {application.sdkappid} is already on {current.name}.",
+                code="unchanged",
+                field="edition",
+            )
+        # The edition's price must exist in this region before anything is written.
+        catalog.price_entry_in_force(item=_edition_item(target), region=application.region, day=day)
+        before = {"edition": current.code}
+        if target.rank > current.rank:
+            new_period = _upgrade(application, period, target, day, actor)
+        else:
+            new_period = _schedule_downgrade(application, period, target, day, actor)
+        audit_record_create(
+            actor=actor,
+            action="application.edition_change",
+            target=application,
+            account=application.account,
+            before=before,
+            after={"edition": target.code, "starts_on": new_period.starts_on},
+        )
+        return new_period
+
+
+def _edition_item(edition: Edition) -> BillableItem:
+    return catalog.item_by_code(f"im.edition.{edition.code}")
+
+
+def _upgrade(application, period, target, day, actor) -> EditionPeriod:
+    old_item = _edition_item(period.edition)
+    term = _current_term(application, old_item, day)
+    if term is not None:
+        credit, _ = proration_credit(term.amount, term.starts_on, term.ends_on, day, term.currency)
+        term.cut_on = day
+        term.credit_amount = credit
+        term.save(update_fields=["cut_on", "credit_amount"])
+        invoices_mark_stale(account_id=application.account_id, day=day)
+    if period.starts_on == day:
+        # The old edition never had a whole day: it is replaced, not ended.
+        period.delete()
+    else:
+        period.ends_on = day - ONE_DAY
+        period.save(update_fields=["ends_on"])
+    new_period = EditionPeriod.objects.create(
+        application=application, edition=target, starts_on=day, created_by=actor
+    )
+    _create_term(
+        application=application, item=_edition_item(target), anchor=day, index=0, actor=actor
+    )
+    return new_period
+
+
+def _schedule_downgrade(application, period, target, day, actor) -> EditionPeriod:
+    term = _current_term(application, _edition_item(period.edition), day)
+    switch_on = (term.ends_on + ONE_DAY) if term is not None else day
+    if switch_on == period.starts_on:
+        period.delete()
+    else:
+        period.ends_on = switch_on - ONE_DAY
+        period.save(update_fields=["ends_on"])
+    new_period = EditionPeriod.objects.create(
+        application=application, edition=target, starts_on=switch_on, created_by=actor
+    )
+    if switch_on <= day:
+        _create_term(
+            application=application, item=_edition_item(target), anchor=day, index=0, actor=actor
+        )
+    return new_period
+
+
+# --------------------------------------------------------------------------------------------
+# Renewals (run by the daily job, and by a customer bringing a lapsed application back)
+# --------------------------------------------------------------------------------------------
+
+
+def terms_renew(*, application: Application, day: dt.date, actor=None) -> list[PrepaidTerm]:
+    """Create every prepaid term that starts on or before ``day`` and is due: the running
+    paid edition and running prepaid add-ons renew on their anchor day (SPEC 3). Idempotent:
+    a term that exists is not created again. Suspended and closed applications do not renew.
+    """
+    if application.status != Application.Status.ACTIVE:
+        return []
+    created = []
+    with transaction.atomic():
+        period = current_period(application, day)
+        if period.edition.code != "trial":
+            created += _renew_item(
+                application, _edition_item(period.edition), day, actor, since=period.starts_on
+            )
+        for subscription in application.addon_subscriptions.select_related("item", "addon"):
+            if subscription.addon.billing != subscription.addon.Billing.PREPAID:
+                continue
+            created += _renew_item(
+                application,
+                subscription.item,
+                day,
+                actor,
+                since=subscription.starts_on,
+                subscription=subscription,
+            )
+    return created
+
+
+def _renew_item(application, item, day, actor, *, since, subscription=None) -> list:
+    """Create the terms of ``item`` due by ``day``, anchored on the first term since
+    ``since`` (a scheduled downgrade starts its first term on the day it takes effect)."""
+    last = (
+        PrepaidTerm.objects.filter(
+            application=application, item=item, subscription=subscription, starts_on__gte=since
+        )
+        .order_by("-starts_on")
+        .first()
+    )
+    if last is None:
+        anchor, index = since, 0
+    elif last.cut_on is not None:
+        return []
+    else:
+        anchor, index = last.anchor_date, last.term_index + 1
+    created = []
+    while term_start(anchor, index) <= day:
+        ends_on = subscription.ends_on if subscription is not None else None
+        if ends_on is not None and term_start(anchor, index) > ends_on:
+            break
+        created.append(
+            _create_term(
+                application=application,
+                item=item,
+                anchor=anchor,
+                index=index,
+                actor=actor,
+                subscription=subscription,
+            )
+        )
+        index += 1
+    return created
+
+
+# --------------------------------------------------------------------------------------------
+# Add-ons and resource packs
+# --------------------------------------------------------------------------------------------
+
+
+def addon_subscribe(
+    *, application: Application, item_code: str, actor=None, day: dt.date | None = None
+) -> AddOnSubscription:
+    """Buy one option of an add-on (SPEC 4.3): Pro and Ultimate only (local moderation:
+    every edition), one option of each add-on at a time. A prepaid option starts its first
+    term today; a postpaid one accrues by day."""
+    day = day or billing_today()
+    item = catalog.item_by_code(item_code)
+    if item.addon is None:
+        raise BillingError(f"{item.name} is not an add-on.", code="invalid", field="item")
+    with transaction.atomic():
+        application = Application.objects.select_for_update().get(pk=application.pk)
+        if application.status != Application.Status.ACTIVE:
+            raise BillingError(
+                f"Application {application.sdkappid} is {application.status}.",
+                code="not_active",
+                field="application",
+            )
+        edition = edition_on(application, day)
+        if item.addon.requires_addon_edition and not edition.may_buy_addons:
+            raise BillingError(
+                f"{edition.name} cannot buy value-added services: upgrade to Pro or Ultimate.",
+                code="edition_not_allowed",
+                field="item",
+            )
+        if item.edition_id is not None and item.edition_id != edition.pk:
+            raise BillingError(
+                f"{item.name} is sold for {item.edition.name}, not {edition.name}.",
+                code="edition_not_allowed",
+                field="item",
+            )
+        catalog.price_entry_in_force(item=item, region=application.region, day=day)
+        running = AddOnSubscription.objects.filter(
+            application=application, addon=item.addon, ends_on__isnull=True
+        ).first()
+        if running is not None:
+            raise BillingError(
+                f"{item.addon.name} is already running ({running.item.name}); cancel it before "
+                "buying another option.",
+                code="addon_running",
+                field="item",
+            )
+        subscription = AddOnSubscription.objects.create(
+            application=application,
+            addon=item.addon,
+            item=item,
+            starts_on=day,
+            created_by=actor,
+        )
+        if item.addon.billing == item.addon.Billing.PREPAID:
+            _create_term(
+                application=application,
+                item=item,
+                anchor=day,
+                index=0,
+                actor=actor,
+                subscription=subscription,
+            )
+        else:
+            invoices_mark_stale(account_id=application.account_id, day=day)
+        audit_record_create(
+            actor=actor,
+            action="addon.subscribe",
+            target=subscription,
+            account=application.account,
+            after={"item": item.code, "starts_on": day},
+        )
+        return subscription
+
+
+def addon_cancel(
+    *, subscription: AddOnSubscription, actor=None, day: dt.date | None = None
+) -> AddOnSubscription:
+    """Stop an add-on. A prepaid option runs to the end of the term already paid and is not
+    renewed; a postpaid option accrues up to and including the day of cancellation."""
+    day = day or billing_today()
+    with transaction.atomic():
+        subscription = AddOnSubscription.objects.select_for_update().get(pk=subscription.pk)
+        if subscription.ends_on is not None:
+            raise BillingError("This add-on is already cancelled.", code="cancelled", field="id")
+        ends_on = day
+        if subscription.addon.billing == subscription.addon.Billing.PREPAID:
+            term = _current_term(subscription.application, subscription.item, day)
+            if term is not None:
+                ends_on = term.ends_on
+        subscription.ends_on = max(ends_on, subscription.starts_on)
+        subscription.save(update_fields=["ends_on"])
+        invoices_mark_stale(account_id=subscription.application.account_id, day=day)
+        audit_record_create(
+            actor=actor,
+            action="addon.cancel",
+            target=subscription,
+            account=subscription.application.account,
+            after={"ends_on": subscription.ends_on},
+        )
+        return subscription
+
+
+def resource_pack_purchase(
+    *, application: Application, item_code: str, actor=None, day: dt.date | None = None
+) -> ResourcePack:
+    """Buy a prepaid resource pack (SPEC 4.4), valid from today for its validity months."""
+    day = day or billing_today()
+    item = catalog.item_by_code(item_code)
+    if item.kind != BillableItem.Kind.RESOURCE_PACK:
+        raise BillingError(f"{item.name} is not a resource pack.", code="invalid", field="item")
+    entry = catalog.price_entry_in_force(item=item, region=application.region, day=day)
+    if application.status == Application.Status.CLOSED:
+        raise BillingError(
+            f"Application {application.sdkappid} is closed.", code="closed", field="application"
+        )
+    with transaction.atomic():
+        pack = ResourcePack.objects.create(
+            application=application,
+            item=item,
+            price_entry=entry,
+            covers=item.covers,
+            units_total=entry.included_quantity,
+            valid_from=day,
+            valid_until=term_start(day, entry.validity_months) - ONE_DAY,
+            currency=entry.price_book.currency,
+            amount=entry.unit_price,
+            created_by=actor,
+        )
+        invoices_mark_stale(account_id=application.account_id, day=day)
+        audit_record_create(
+            actor=actor,
+            action="resource_pack.purchase",
+            target=pack,
+            account=application.account,
+            after={"item": item.code, "amount": pack.amount, "valid_until": pack.valid_until},
+        )
+        return pack

@@ -1,0 +1,478 @@
+"""Usage ingestion (SPEC 7): a batch of events is validated whole, then written in one
+transaction with one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``.
+
+- The same (application, id) with the same content is a duplicate: accepted, counted once.
+- The same id with different content is a conflict: nothing of the batch is stored.
+- An event for a day already rated, in a month still draft, marks that day stale so the
+  rating job rates it again (nothing is counted twice: charges are replaced, not added).
+"""
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from billing.calendar import billing_day_of, month_start
+from billing.models import Application, Invoice, Metric, PriceEntry, RatedDay, UsageEvent
+
+MAX_BATCH = 1000
+MAX_EVENT_ID = 255
+MAX_FUTURE = dt.timedelta(minutes=5)
+VALUE_PLACES = Decimal("0.000001")
+MAX_VALUE = Decimal("1e17")
+VIDEO_RESOLUTIONS = ("sd", "hd", "fhd", "2k", "4k")
+
+# Which price-book item must exist in the application's region for a metric to be accepted.
+METRIC_ITEM = {
+    Metric.IM_LOGIN: "im.overage.dau.pro",
+    Metric.IM_GROUP_COUNT: "im.overage.groups.pro",
+    Metric.IM_MODERATION_TEXT: "im.moderation.text",
+    Metric.IM_MODERATION_IMAGE: "im.moderation.image",
+    Metric.IM_MODERATION_AUDIO_SECONDS: "im.moderation.audio",
+    Metric.IM_MODERATION_VIDEO_SECONDS: "im.moderation.video",
+    Metric.TRTC_AUDIO_SECONDS: "trtc.audio",
+    Metric.TRTC_AI_SECONDS: "trtc.ai",
+    Metric.TRTC_STT_SECONDS: "trtc.stt",
+}
+VIDEO_ITEM = {resolution: f"trtc.video.{resolution}" for resolution in VIDEO_RESOLUTIONS}
+
+
+@dataclass(frozen=True)
+class EventError:
+    index: int
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "field": self.field,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+class IngestionRejected(Exception):
+    """The batch was refused; nothing was stored. ``conflict`` is true when the only reason
+    is ids already stored with other content (HTTP 409)."""
+
+    def __init__(self, errors: Sequence[EventError], *, conflict: bool = False):
+        super().__init__(f"{len(errors)} invalid event(s)")
+        self.errors = list(errors)
+        self.conflict = conflict
+
+    @property
+    def period_closed(self) -> bool:
+        return any(error.code == "period_closed" for error in self.errors)
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    restaled_days: set = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who reports: an account (its own applications) or a platform service (any)."""
+
+    account_id: int | None = None
+    is_service: bool = False
+
+    def may_report_for(self, application: Application) -> bool:
+        return self.is_service or application.account_id == self.account_id
+
+
+SYSTEM = Caller(is_service=True)
+
+
+@dataclass(frozen=True)
+class _Clean:
+    application_id: int
+    event_id: str
+    metric: str
+    timestamp: dt.datetime
+    billing_day: dt.date
+    value: Decimal
+    dimension: str
+    properties: dict
+
+    def same_content(self, row: dict) -> bool:
+        return (
+            row["metric"] == self.metric
+            and row["timestamp"] == self.timestamp
+            and Decimal(row["value"]) == self.value
+            and row["properties"] == self.properties
+        )
+
+
+def _parse_timestamp(raw) -> dt.datetime | None:
+    if not isinstance(raw, str) or "T" not in raw.upper():
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _parse_value(raw) -> Decimal | None:
+    if raw is None:
+        return Decimal(1)
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, float):
+        if not math.isfinite(raw):
+            return None
+        raw = repr(raw)
+    if not isinstance(raw, int | str | Decimal):
+        return None
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    return value
+
+
+class _Validator:
+    """Validates a batch against the database in a fixed number of queries."""
+
+    def __init__(self, events: Sequence, caller: Caller, now: dt.datetime):
+        self.events = events
+        self.caller = caller
+        self.now = now
+        self.errors: list[EventError] = []
+        sdkappids = {
+            e.get("application")
+            for e in events
+            if isinstance(e, dict)
+            and isinstance(e.get("application"), int)
+            and not isinstance(e.get("application"), bool)
+        }
+        self.applications = {
+            app.sdkappid: app for app in Application.objects.filter(sdkappid__in=sdkappids)
+        }
+        regions = {app.region for app in self.applications.values()}
+        self.sold = set(
+            PriceEntry.objects.filter(price_book__region__in=regions)
+            .values_list("price_book__region", "item__code")
+            .distinct()
+        )
+        self.closed: dict[tuple[int, dt.date], bool] = {}
+
+    def error(self, index: int, field_name: str, code: str, message: str) -> None:
+        self.errors.append(EventError(index, field_name, code, message))
+
+    def _month_closed(self, account_id: int, day: dt.date) -> bool:
+        key = (account_id, month_start(day))
+        if key not in self.closed:
+            self.closed[key] = (
+                Invoice.objects.filter(account_id=account_id, month=key[1])
+                .exclude(state=Invoice.State.DRAFT)
+                .exists()
+            )
+        return self.closed[key]
+
+    def clean(self, index: int, event) -> _Clean | None:
+        if not isinstance(event, dict):
+            self.error(index, "event", "invalid", "Each event must be a JSON object.")
+            return None
+        before = len(self.errors)
+        unknown = set(event) - {"id", "application", "metric", "timestamp", "value", "properties"}
+        for name in sorted(unknown):
+            self.error(index, name, "unknown_field", f"Unknown field {name!r}.")
+
+        event_id = event.get("id")
+        if not isinstance(event_id, str) or not event_id.strip():
+            self.error(index, "id", "required", "id is required: a non-empty string.")
+        elif len(event_id) > MAX_EVENT_ID:
+            self.error(index, "id", "too_long", f"id is longer than {MAX_EVENT_ID} characters.")
+
+        sdkappid = event.get("application")
+        application = None
+        if not isinstance(sdkappid, int) or isinstance(sdkappid, bool) or sdkappid <= 0:
+            self.error(
+                index,
+                "application",
+                "required",
+                "application is required: the SDKAppID, a positive integer.",
+            )
+        else:
+            application = self.applications.get(sdkappid)
+            if application is None or not self.caller.may_report_for(application):
+                self.error(
+                    index,
+                    "application",
+                    "unknown_application",
+                    f"No application {sdkappid} that this key may report for.",
+                )
+                application = None
+
+        metric = event.get("metric")
+        if metric not in Metric.values:
+            self.error(
+                index,
+                "metric",
+                "unknown_metric",
+                f"Unknown metric {metric!r}; one of: {', '.join(Metric.values)}.",
+            )
+            metric = None
+
+        timestamp = _parse_timestamp(event.get("timestamp"))
+        if timestamp is None:
+            self.error(
+                index,
+                "timestamp",
+                "invalid",
+                "timestamp must be RFC 3339 with an offset, e.g. 2026-03-15T08:10:00+08:00.",
+            )
+        elif timestamp - self.now > MAX_FUTURE:
+            self.error(
+                index, "timestamp", "in_future", "timestamp is more than 5 minutes in the future."
+            )
+            timestamp = None
+
+        value = _parse_value(event.get("value"))
+        if value is None:
+            self.error(index, "value", "invalid", "value must be a finite decimal number.")
+        elif value < 0:
+            self.error(index, "value", "negative", "value must not be negative.")
+            value = None
+        elif value >= MAX_VALUE or value != value.quantize(VALUE_PLACES):
+            self.error(
+                index, "value", "invalid", "value has more than 6 decimal places or is too large."
+            )
+            value = None
+
+        properties = event.get("properties", {})
+        dimension = ""
+        if properties is None:
+            properties = {}
+        if not isinstance(properties, dict):
+            self.error(index, "properties", "invalid", "properties must be a JSON object.")
+            properties = None
+        elif metric == Metric.IM_LOGIN:
+            user_id = properties.get("user_id")
+            if (
+                isinstance(user_id, bool)
+                or not isinstance(user_id, str | int)
+                or (str(user_id).strip() == "")
+            ):
+                self.error(
+                    index, "properties.user_id", "required", "im.login needs properties.user_id."
+                )
+            elif len(str(user_id)) > 255:
+                self.error(
+                    index,
+                    "properties.user_id",
+                    "too_long",
+                    "user_id is longer than 255 characters.",
+                )
+            else:
+                dimension = str(user_id)
+        elif metric == Metric.TRTC_VIDEO_SECONDS:
+            resolution = properties.get("resolution")
+            if resolution not in VIDEO_RESOLUTIONS:
+                self.error(
+                    index,
+                    "properties.resolution",
+                    "invalid",
+                    f"trtc.video_seconds needs properties.resolution, one of "
+                    f"{', '.join(VIDEO_RESOLUTIONS)}.",
+                )
+            else:
+                dimension = resolution
+
+        if application is not None and metric is not None and len(self.errors) == before:
+            item = (
+                VIDEO_ITEM[dimension]
+                if metric == Metric.TRTC_VIDEO_SECONDS
+                else (METRIC_ITEM[metric])
+            )
+            if (application.region, item) not in self.sold:
+                where = "properties.resolution" if metric == Metric.TRTC_VIDEO_SECONDS else "metric"
+                self.error(
+                    index,
+                    where,
+                    "not_available_in_region",
+                    f"{metric} {dimension} is not sold in region {application.region}.".replace(
+                        "  ", " "
+                    ),
+                )
+        if len(self.errors) != before:
+            return None
+        day = billing_day_of(timestamp)
+        if self._month_closed(application.account_id, day):
+            self.error(
+                index,
+                "timestamp",
+                "period_closed",
+                f"The invoice for {day:%Y-%m} is finalized; this month takes no more "
+                "usage. Corrections are made by credit notes or adjustments.",
+            )
+            return None
+        return _Clean(
+            application_id=application.pk,
+            event_id=event_id,
+            metric=metric,
+            timestamp=timestamp,
+            billing_day=day,
+            value=value,
+            dimension=dimension,
+            properties=properties,
+        )
+
+
+def usage_events_ingest(
+    *, events: Sequence, caller: Caller, now: dt.datetime | None = None
+) -> IngestResult:
+    """Validate ``events`` whole, then store the new ones in one transaction.
+
+    Raises IngestionRejected with every error (index, field, code, message) and stores
+    nothing when any event is invalid or conflicts with a stored one."""
+    if not isinstance(events, list | tuple) or not events:
+        raise IngestionRejected(
+            [EventError(-1, "events", "required", "events must be a non-empty list.")]
+        )
+    if len(events) > MAX_BATCH:
+        raise IngestionRejected(
+            [
+                EventError(
+                    -1,
+                    "events",
+                    "too_many",
+                    f"At most {MAX_BATCH} events a batch; got {len(events)}.",
+                )
+            ]
+        )
+    validator = _Validator(events, caller, now or timezone.now())
+    cleaned = [validator.clean(index, event) for index, event in enumerate(events)]
+    if validator.errors:
+        raise IngestionRejected(validator.errors)
+
+    # Repeats inside the batch: the first one counts, a same-content repeat is a duplicate.
+    unique: dict[tuple[int, str], tuple[int, _Clean]] = {}
+    result = IngestResult()
+    conflicts: list[EventError] = []
+    for index, event in enumerate(cleaned):
+        key = (event.application_id, event.event_id)
+        if key in unique:
+            if unique[key][1] != event:
+                conflicts.append(
+                    EventError(
+                        index,
+                        "id",
+                        "conflict",
+                        f"id {event.event_id!r} appears twice in the batch with different content.",
+                    )
+                )
+            else:
+                result.duplicates += 1
+        else:
+            unique[key] = (index, event)
+    if conflicts:
+        raise IngestionRejected(conflicts, conflict=True)
+
+    with transaction.atomic():
+        inserted = _insert(event for _, event in unique.values())
+        leftovers = [(i, e) for key, (i, e) in unique.items() if key not in inserted]
+        if leftovers:
+            stored = _stored_rows([e for _, e in leftovers])
+            for index, event in leftovers:
+                row = stored.get((event.application_id, event.event_id))
+                if row is None or not event.same_content(row):
+                    conflicts.append(
+                        EventError(
+                            index,
+                            "id",
+                            "conflict",
+                            f"id {event.event_id!r} was already reported with different content.",
+                        )
+                    )
+                else:
+                    result.duplicates += 1
+            if conflicts:
+                transaction.set_rollback(True)
+                raise IngestionRejected(conflicts, conflict=True)
+        result.accepted = len(inserted)
+        days = {(e.application_id, e.billing_day) for k, (_, e) in unique.items() if k in inserted}
+        result.restaled_days = _mark_rated_days_stale(days)
+    return result
+
+
+COLUMNS = (
+    "application_id",
+    "event_id",
+    "metric",
+    "timestamp",
+    "billing_day",
+    "value",
+    "dimension",
+    "properties",
+    "received_at",
+)
+
+
+def _insert(events) -> set[tuple[int, str]]:
+    """One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING: the keys actually stored."""
+    rows = list(events)
+    if not rows:
+        return set()
+    table = connection.ops.quote_name(UsageEvent._meta.db_table)
+    received = timezone.now()
+    json_field = UsageEvent._meta.get_field("properties")
+    placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+    params: list = []
+    for e in rows:
+        params += [
+            e.application_id,
+            e.event_id,
+            e.metric,
+            e.timestamp,
+            e.billing_day,
+            e.value,
+            e.dimension,
+            json_field.get_db_prep_value(e.properties, connection),
+            received,
+        ]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES "
+        + ", ".join([placeholders] * len(rows))
+        + " ON CONFLICT (application_id, event_id) DO NOTHING RETURNING application_id, event_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {(app_id, event_id) for app_id, event_id in cursor.fetchall()}
+
+
+def _stored_rows(events: list[_Clean]) -> dict[tuple[int, str], dict]:
+    condition = Q()
+    for e in events:
+        condition |= Q(application_id=e.application_id, event_id=e.event_id)
+    rows = UsageEvent.objects.filter(condition).values(
+        "application_id", "event_id", "metric", "timestamp", "value", "properties"
+    )
+    return {(row["application_id"], row["event_id"]): row for row in rows}
+
+
+def _mark_rated_days_stale(days: set[tuple[int, dt.date]]) -> set[tuple[int, dt.date]]:
+    """Late events for days already rated: those days must be rated again (SPEC 7)."""
+    if not days:
+        return set()
+    condition = Q()
+    for application_id, day in days:
+        condition |= Q(application_id=application_id, day=day)
+    rated = RatedDay.objects.filter(condition, state=RatedDay.State.RATED)
+    stale = set(rated.values_list("application_id", "day"))
+    if stale:
+        rated.update(state=RatedDay.State.STALE)
+    return stale
