@@ -429,11 +429,14 @@ def _insert(events) -> set[tuple[int, str]]:
         return set()
     table = connection.ops.quote_name(UsageEvent._meta.db_table)
     received = timezone.now()
-    json_field = UsageEvent._meta.get_field("properties")
+    fields = [
+        UsageEvent._meta.get_field("application" if name == "application_id" else name)
+        for name in COLUMNS
+    ]
     placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
     params: list = []
     for e in rows:
-        params += [
+        values = (
             e.application_id,
             e.event_id,
             e.metric,
@@ -441,9 +444,12 @@ def _insert(events) -> set[tuple[int, str]]:
             e.billing_day,
             e.value,
             e.dimension,
-            json_field.get_db_prep_value(e.properties, connection),
+            e.properties,
             received,
-        ]
+        )
+        # Each field adapts its value as the ORM would (aware datetimes to UTC on SQLite,
+        # JSON encoding, decimals).
+        params += [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
     sql = (
         f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES "
         + ", ".join([placeholders] * len(rows))

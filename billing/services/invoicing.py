@@ -31,8 +31,12 @@ Kind = InvoiceLine.Kind
 
 
 def _fmt_quantity(value: Decimal) -> str:
-    text = f"{value.normalize():,f}"
-    return text
+    return f"{value.normalize():,f}"
+
+
+def _units(quantity: Decimal, unit: str) -> str:
+    plural = quantity != 1 and not unit.endswith("s")
+    return f"{_fmt_quantity(quantity)} {unit}{'s' if plural else ''}"
 
 
 def _line_specs(account_id: int, currency: str, month: dt.date) -> list[dict]:
@@ -60,9 +64,8 @@ def _line_specs(account_id: int, currency: str, month: dt.date) -> list[dict]:
     )
     for row in usage:
         per = row["per_quantity"]
-        price = f"{row['unit_price'].normalize():f} {currency}"
-        if per != 1:
-            price += f" per {_fmt_quantity(per)}"
+        price = f"{row['unit_price'].normalize():f} {currency} per "
+        price += _units(per, row["item__unit"]) if per != 1 else row["item__unit"]
         specs.append(
             {
                 "kind": Kind.USAGE,
@@ -70,8 +73,8 @@ def _line_specs(account_id: int, currency: str, month: dt.date) -> list[dict]:
                 "item_id": row["item_id"],
                 "description": (
                     f"{row['item__name']}, {row['application__name']} "
-                    f"({row['application__sdkappid']}): {_fmt_quantity(row['quantity'])} "
-                    f"{row['item__unit']} billable at {price}"
+                    f"({row['application__sdkappid']}): "
+                    f"{_units(row['quantity'], row['item__unit'])} billable at {price}"
                 ),
                 "quantity": row["quantity"],
                 "unit_price": row["unit_price"],

@@ -1,0 +1,112 @@
+"""The billing jobs as operators and Celery run them: a billing day, a month close.
+
+Work is split in chunks of accounts (all of an account's applications in one chunk, so its
+invoices are refreshed once). ``bill_day`` and ``close_month`` run the chunks in this process
+(management commands, tests, the embedded mode); the Celery tasks fan the same chunks out as a
+group over workers. Every step is idempotent: rerunning a job, or a chunk after a crash,
+changes nothing that was already right."""
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing.calendar import month_start
+from billing.models import Application, Invoice, JobRun
+from billing.services.invoicing import invoice_finalize
+from billing.services.overdue import overdue_refresh
+from billing.services.rating import ChunkResult, rate_accounts_day, rate_accounts_month
+
+CHUNK_ACCOUNTS = 200
+
+Progress = Callable[[int, int], None]
+
+
+def account_chunks(*, sdkappid: int | None = None, size: int = CHUNK_ACCOUNTS) -> list[list[int]]:
+    """Account ids with applications, in chunks of ``size``."""
+    applications = Application.objects.all()
+    if sdkappid is not None:
+        applications = applications.filter(sdkappid=sdkappid)
+    ids = sorted(set(applications.values_list("account_id", flat=True)))
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _application_filter(sdkappid: int | None) -> list[int] | None:
+    if sdkappid is None:
+        return None
+    return list(Application.objects.filter(sdkappid=sdkappid).values_list("pk", flat=True))
+
+
+def _run(job: str, period: dt.date, chunks: list, work, progress: Progress | None) -> JobRun:
+    run = JobRun.objects.create(job=job, period=period, chunks_total=len(chunks))
+    totals = ChunkResult()
+    try:
+        for done, chunk in enumerate(chunks, start=1):
+            result = work(chunk)
+            for key in vars(totals):
+                setattr(totals, key, getattr(totals, key) + getattr(result, key))
+            JobRun.objects.filter(pk=run.pk).update(chunks_done=done)
+            if progress:
+                progress(done, len(chunks))
+    except Exception as error:
+        JobRun.objects.filter(pk=run.pk).update(
+            state=JobRun.State.FAILED, error=repr(error), finished_at=timezone.now()
+        )
+        raise
+    run.refresh_from_db()
+    run.state = JobRun.State.SUCCEEDED
+    run.summary = vars(totals)
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def bill_day(
+    *, day: dt.date, sdkappid: int | None = None, progress: Progress | None = None
+) -> JobRun:
+    """Rate one billing day for every application (or one), then refresh overdue state."""
+    application_ids = _application_filter(sdkappid)
+    run = _run(
+        "bill_day",
+        day,
+        account_chunks(sdkappid=sdkappid),
+        lambda chunk: rate_accounts_day(
+            account_ids=chunk, day=day, application_ids=application_ids
+        ),
+        progress,
+    )
+    overdue_refresh(today=day + dt.timedelta(days=1))
+    return run
+
+
+def invoices_to_finalize(month: dt.date, account_ids: list[int] | None = None) -> Iterator[int]:
+    invoices = Invoice.objects.filter(month=month_start(month), state=Invoice.State.DRAFT)
+    if account_ids is not None:
+        invoices = invoices.filter(account_id__in=account_ids)
+    return iter(list(invoices.order_by("account_id", "currency").values_list("pk", flat=True)))
+
+
+def close_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResult:
+    """Monthly items, then finalization, for a chunk of accounts."""
+    result = rate_accounts_month(account_ids=account_ids, month=month)
+    for invoice_id in invoices_to_finalize(month, account_ids):
+        with transaction.atomic():
+            invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+            if invoice.is_draft:
+                invoice_finalize(invoice=invoice)
+    return result
+
+
+def close_month(*, month: dt.date, progress: Progress | None = None) -> JobRun:
+    """Rate the month's monthly items and finalize its invoices (SPEC 3), then overdue."""
+    month = month_start(month)
+    run = _run(
+        "close_month",
+        month,
+        account_chunks(),
+        lambda chunk: close_accounts_month(account_ids=chunk, month=month),
+        progress,
+    )
+    overdue_refresh(today=timezone.localdate())
+    return run

@@ -1,0 +1,57 @@
+"""Celery tasks: take ids and dates, call a service, fan out over chunks of accounts.
+
+Beat (settings.CELERY_BEAT_SCHEDULE) runs ``bill_previous_day`` at 00:30 and
+``close_previous_month`` on the 1st at 02:00, in the billing time zone."""
+
+import datetime as dt
+
+from celery import chord, group, shared_task
+
+from billing.calendar import billing_today, month_start
+from billing.services import jobs
+from billing.services.overdue import overdue_refresh
+from billing.services.rating import rate_accounts_day
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def rate_day_chunk(account_ids: list[int], day: str) -> dict:
+    result = rate_accounts_day(account_ids=account_ids, day=dt.date.fromisoformat(day))
+    return vars(result)
+
+
+@shared_task
+def day_done(results: list[dict], day: str) -> dict:
+    overdue_refresh(today=dt.date.fromisoformat(day) + dt.timedelta(days=1))
+    totals: dict = {}
+    for result in results:
+        for key, value in result.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+@shared_task
+def bill_day(day: str):
+    """Fan the day out over workers: one task per chunk of accounts, then overdue state."""
+    chunks = jobs.account_chunks()
+    if not chunks:
+        return {}
+    return chord(group(rate_day_chunk.s(chunk, day) for chunk in chunks))(day_done.s(day)).id
+
+
+@shared_task
+def bill_previous_day():
+    return bill_day(str(billing_today() - dt.timedelta(days=1)))
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def close_month_chunk(account_ids: list[int], month: str) -> dict:
+    return vars(
+        jobs.close_accounts_month(account_ids=account_ids, month=dt.date.fromisoformat(month))
+    )
+
+
+@shared_task
+def close_previous_month():
+    previous = month_start(month_start(billing_today()) - dt.timedelta(days=1))
+    run = jobs.close_month(month=previous)
+    return run.summary
