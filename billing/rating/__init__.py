@@ -8,5 +8,6 @@ month-to-date preview and a re-rate preview all call the same functions.
 Modules: ``types`` (shared values), ``packs`` (earliest-expiring-first consumption),
 ``terms`` (prepaid terms and proration), ``moderation`` (IM content moderation),
 ``trtc`` (TRTC minutes, Conversational AI, speech-to-text), ``im_overage`` (monthly DAU
-and group overage), ``message_history`` (postpaid add-on accrual).
+and group overage), ``message_history`` (postpaid add-on accrual), ``text`` (how numbers
+read in explanations).
 """

@@ -8,6 +8,7 @@ deduction ratio, earliest-expiring first; the rest is billed at the item's postp
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from billing.money import ceil_whole
@@ -76,66 +77,110 @@ def rate_trtc_day(
         price = prices.get(code)
         if price is None:
             raise ValueError(f"no price in force for TRTC item {code!r}")
-        coverages: list[Coverage] = []
-        from_allowance = min(allowance, minutes) if code in allowance_items else ZERO
-        if from_allowance > 0:
-            coverages.append(Coverage("allowance", None, from_allowance, from_allowance))
-            allowance -= from_allowance
-        rest = minutes - from_allowance
-        if price.deduction_ratio is not None and rest > 0:
-            draw = draw_from_packs(
-                balances,
-                quantity=rest,
-                deduction_ratio=price.deduction_ratio,
-                whole_usage_units=True,
-            )
-            balances = draw.packs_after
-            coverages.extend(draw.coverages)
-            rest -= draw.covered_quantity
-        all_coverages.extend(coverages)
-        amount = price.amount_for(rest)
-        drafts.append(
-            ChargeDraft(
-                item_code=code,
-                quantity=minutes,
-                covered_quantity=minutes - rest,
-                billable_quantity=rest,
-                unit_price=price.unit_price,
-                per_quantity=price.per_quantity,
-                amount=amount,
-                price_entry_id=price.entry_id,
-                explanation=_explain(
-                    (item_names or {}).get(code, code),
-                    minutes,
-                    coverages,
-                    packs,
-                    price,
-                    billable=rest,
-                    amount=amount,
-                    currency=currency,
-                    in_allowance=code in allowance_items,
-                ),
-                details={
-                    "minutes": dec(minutes),
-                    "allowance_minutes": dec(from_allowance),
-                    "pack_minutes_used": {
-                        str(pack_id): dec(units)
-                        for pack_id, units in units_used_by_pack(coverages).items()
-                    },
-                    "deduction_ratio": (
-                        dec(price.deduction_ratio) if price.deduction_ratio is not None else None
-                    ),
-                },
-                coverages=tuple(coverages),
-            )
+        in_allowance = code in allowance_items
+        cover = cover_minutes(
+            minutes,
+            deduction_ratio=price.deduction_ratio,
+            allowance_left=allowance if in_allowance else ZERO,
+            packs=balances,
         )
+        if in_allowance:
+            allowance -= cover.allowance_used
+        balances = cover.packs_after
+        all_coverages.extend(cover.coverages)
+        name = (item_names or {}).get(code, code)
+        drafts.append(_draft(code, name, minutes, cover, price, packs, currency, in_allowance))
     return drafts, allowance_left - allowance, units_used_by_pack(all_coverages)
+
+
+@dataclass(frozen=True)
+class MinuteCover:
+    """How one item's minutes of a day were covered (SPEC 4.6, "Order of coverage")."""
+
+    coverages: tuple[Coverage, ...]  # allowance first, then packs in the order drawn
+    allowance_used: Decimal
+    covered: Decimal  # minutes covered by the allowance and packs together
+    packs_after: tuple[PackBalance, ...]
+
+
+def cover_minutes(
+    minutes: Decimal,
+    *,
+    deduction_ratio: Decimal | None,
+    allowance_left: Decimal,
+    packs: Sequence[PackBalance],
+) -> MinuteCover:
+    """Cover ``minutes`` of one item: the free allowance 1:1 first (pass 0 for an item the
+    allowance does not cover), then call-minute packs at ``deduction_ratio`` in whole
+    minutes (None: packs do not cover the item)."""
+    coverages: list[Coverage] = []
+    from_allowance = min(allowance_left, minutes)
+    if from_allowance > 0:
+        coverages.append(Coverage("allowance", None, from_allowance, from_allowance))
+    rest = minutes - from_allowance
+    packs_after = tuple(packs)
+    if deduction_ratio is not None and rest > 0:
+        draw = draw_from_packs(
+            packs, quantity=rest, deduction_ratio=deduction_ratio, whole_usage_units=True
+        )
+        coverages.extend(draw.coverages)
+        packs_after = draw.packs_after
+        rest -= draw.covered_quantity
+    return MinuteCover(tuple(coverages), from_allowance, minutes - rest, packs_after)
+
+
+def _draft(
+    code: str,
+    name: str,
+    minutes: Decimal,
+    cover: MinuteCover,
+    price: Price,
+    packs: Sequence[PackBalance],
+    currency: str,
+    in_allowance: bool,
+) -> ChargeDraft:
+    """The charge for one item's minutes once the allowance and packs have covered them."""
+    billable = minutes - cover.covered
+    amount = price.amount_for(billable)
+    explanation = _explain(
+        name,
+        minutes,
+        cover.coverages,
+        packs,
+        price,
+        billable=billable,
+        amount=amount,
+        currency=currency,
+        in_allowance=in_allowance,
+    )
+    ratio = price.deduction_ratio
+    return ChargeDraft(
+        item_code=code,
+        quantity=minutes,
+        covered_quantity=cover.covered,
+        billable_quantity=billable,
+        unit_price=price.unit_price,
+        per_quantity=price.per_quantity,
+        amount=amount,
+        price_entry_id=price.entry_id,
+        explanation=explanation,
+        details={
+            "minutes": dec(minutes),
+            "allowance_minutes": dec(cover.allowance_used),
+            "pack_minutes_used": {
+                str(pack_id): dec(units)
+                for pack_id, units in units_used_by_pack(cover.coverages).items()
+            },
+            "deduction_ratio": dec(ratio) if ratio is not None else None,
+        },
+        coverages=cover.coverages,
+    )
 
 
 def _explain(
     name: str,
     minutes: Decimal,
-    coverages: list[Coverage],
+    coverages: Sequence[Coverage],
     packs: Sequence[PackBalance],
     price: Price,
     *,

@@ -540,6 +540,8 @@ def rate_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResul
             if not application.edition_periods.filter(starts_on__lte=month_end(first)).exists():
                 continue
             result.applications += 1
+            # Terms due in the month are on its invoice even if a daily run was missed.
+            terms_renew(application=application, day=month_end(first))
             drafts = rate_month_drafts(application, first, catalog)
             result.charges_written += charges_store(
                 application=application,
