@@ -17,6 +17,11 @@ PRICE = {"max_digits": 18, "decimal_places": 6}  # unit prices, e.g. 0.0010 CNY 
 QUANTITY = {"max_digits": 24, "decimal_places": 6}  # units, minutes, DAU, seconds
 
 
+def choices_check(field: str, choices: type[models.TextChoices], name: str):
+    """A CheckConstraint that keeps a choices field within its choices in the database."""
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
+
+
 class Region(models.TextChoices):
     CN = "cn", "China data center"
     INTL = "intl", "International (Singapore, India, Korea, Germany)"
@@ -25,6 +30,19 @@ class Region(models.TextChoices):
 class Currency(models.TextChoices):
     CNY = "CNY", "CNY"
     USD = "USD", "USD"
+
+
+class ApplicationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    CLOSED = "closed", "Closed"
+
+
+class InvoiceState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    FINALIZED = "finalized", "Finalized"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
 
 
 class Source(models.TextChoices):
@@ -56,6 +74,8 @@ class PriceBook(models.Model):
 
     class Meta:
         constraints = [
+            choices_check("region", Region, "pricebook_region_valid"),
+            choices_check("currency", Currency, "pricebook_currency_valid"),
             models.UniqueConstraint(fields=["product", "region"], name="pricebook_product_region"),
         ]
 
@@ -214,10 +234,7 @@ class PriceEntry(models.Model):
 
 
 class Application(models.Model):
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        CLOSED = "closed", "Closed"
+    Status = ApplicationStatus
 
     sdkappid = models.PositiveBigIntegerField(unique=True, verbose_name="SDKAppID")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="applications")
@@ -231,6 +248,8 @@ class Application(models.Model):
     class Meta:
         ordering = ["sdkappid"]
         constraints = [
+            choices_check("region", Region, "application_region_valid"),
+            choices_check("status", ApplicationStatus, "application_status_valid"),
             models.CheckConstraint(
                 condition=Q(sdkappid__gt=0), name="application_sdkappid_positive"
             ),
@@ -341,6 +360,11 @@ class PrepaidTerm(models.Model):
     class Meta:
         ordering = ["application", "starts_on"]
         constraints = [
+            models.CheckConstraint(
+                condition=(Q(cut_on__isnull=True) & Q(credit_amount__isnull=True))
+                | (Q(cut_on__isnull=False) & Q(credit_amount__isnull=False)),
+                name="term_cut_has_credit",
+            ),
             models.UniqueConstraint(
                 fields=["application", "item", "starts_on"], name="prepaid_term_uniq"
             ),
@@ -437,6 +461,7 @@ class UsageEvent(models.Model):
 
     class Meta:
         constraints = [
+            choices_check("metric", Metric, "usage_metric_valid"),
             models.UniqueConstraint(
                 fields=["application", "event_id"], name="usage_event_id_per_application"
             ),
@@ -506,6 +531,8 @@ class Charge(models.Model):
     class Meta:
         ordering = ["application", "day", "item"]
         constraints = [
+            choices_check("currency", Currency, "charge_currency_valid"),
+            models.CheckConstraint(condition=Q(per_quantity__gt=0), name="charge_per_positive"),
             models.UniqueConstraint(
                 fields=["application", "item", "day"], name="one_charge_per_app_item_day"
             ),
@@ -563,11 +590,7 @@ class Invoice(models.Model):
     arrive; finalized, it gets a gapless number, frozen total and billing snapshot, and the
     database refuses further changes to those."""
 
-    class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        FINALIZED = "finalized", "Finalized"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
+    State = InvoiceState
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
     currency = models.CharField(max_length=3, choices=Currency.choices)
@@ -587,6 +610,14 @@ class Invoice(models.Model):
     class Meta:
         ordering = ["-month", "account", "currency"]
         constraints = [
+            choices_check("state", InvoiceState, "invoice_state_valid"),
+            choices_check("currency", Currency, "invoice_currency_valid"),
+            # An issued invoice has its finalization time and due date.
+            models.CheckConstraint(
+                condition=Q(state="draft")
+                | (Q(finalized_at__isnull=False) & Q(due_date__isnull=False)),
+                name="invoice_issued_has_dates",
+            ),
             models.UniqueConstraint(
                 fields=["account", "currency", "month"],
                 name="one_invoice_per_account_currency_month",

@@ -13,6 +13,7 @@ from contextlib import nullcontext
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from billing.models import (
     AddOn,
@@ -501,8 +502,51 @@ def test_one_invoice_per_account_currency_and_month():
     ],
 )
 def test_invoice_number_only_when_issued(state, number, allowed):
+    dates = {}
+    if state != Invoice.State.DRAFT:
+        # Issued invoices carry their dates (invoice_issued_has_dates, tested below).
+        dates = {
+            "finalized_at": dt.datetime(2025, 4, 1, tzinfo=dt.UTC),
+            "due_date": dt.date(2025, 4, 8),
+        }
     with refused_unless(allowed, Invoice, "invoice_number_iff_issued"):
-        InvoiceFactory(state=state, number=number)
+        InvoiceFactory(state=state, number=number, **dates)
+
+
+@pytest.mark.parametrize("missing", ["finalized_at", "due_date"])
+def test_issued_invoice_has_finalization_time_and_due_date(missing):
+    values = {
+        "finalized_at": dt.datetime(2025, 4, 1, tzinfo=dt.UTC),
+        "due_date": dt.date(2025, 4, 8),
+        missing: None,
+    }
+    with refused_unless(False, Invoice, "invoice_issued_has_dates"):
+        InvoiceFactory(state=Invoice.State.FINALIZED, number="INV-2025-000009", **values)
+
+
+@pytest.mark.parametrize(
+    ("model_factory", "field", "constraint"),
+    [
+        (
+            lambda v: InvoiceFactory(
+                state=v,
+                number="INV-2025-000010",
+                finalized_at=dt.datetime(2025, 4, 1, tzinfo=dt.UTC),
+                due_date=dt.date(2025, 4, 8),
+            ),
+            "bogus",
+            "invoice_state_valid",
+        ),
+        (lambda v: InvoiceFactory(currency=v), "EUR", "invoice_currency_valid"),
+        (lambda v: ApplicationFactory(region=v), "mars", "application_region_valid"),
+        (lambda v: ApplicationFactory(status=v), "sleeping", "application_status_valid"),
+        (lambda v: UsageEventFactory(metric=v), "im.unknown", "usage_metric_valid"),
+    ],
+    ids=["invoice-state", "invoice-currency", "app-region", "app-status", "usage-metric"],
+)
+def test_choices_are_enforced_by_the_database(model_factory, field, constraint):
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        model_factory(field)
 
 
 @pytest.mark.parametrize(
