@@ -1,8 +1,15 @@
 """Reads that are more than a lookup. Views, the API and the admin call these."""
 
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django.db.models import QuerySet
 
-from billing.models import Application
+from billing.calendar import billing_today, month_start
+from billing.models import Adjustment, Application, Currency, PriceEntry
+from billing.money import round_money
 
 
 def applications_for_user(*, user) -> QuerySet[Application]:
@@ -12,3 +19,64 @@ def applications_for_user(*, user) -> QuerySet[Application]:
         .select_related("account")
         .order_by("account__name", "sdkappid")
     )
+
+
+@dataclass
+class MonthToDate:
+    """What the running month would bill if it closed now, in one currency."""
+
+    currency: str
+    month: dt.date
+    lines: list[dict]
+    total: Decimal
+
+
+def month_to_date(*, account_id: int, today: dt.date | None = None) -> list[MonthToDate]:
+    """Per currency: the draft's lines (usage rated so far, prepaid purchases, credits,
+    adjustments) plus the monthly items computed now with the same pure rules the monthly job
+    uses (IM overage so far, message history accrued so far). Nothing is written."""
+    from billing.services.invoicing import _line_specs
+    from billing.services.rating import _Catalog, rate_month_drafts
+
+    today = today or billing_today()
+    month = month_start(today)
+    catalog = _Catalog()
+    lines: dict[str, list[dict]] = defaultdict(list)
+    for currency in Currency.values:
+        lines[currency] += _line_specs(account_id, currency, month)
+    for adjustment in Adjustment.objects.filter(
+        invoice__account_id=account_id, invoice__month=month
+    ).select_related("invoice"):
+        lines[adjustment.invoice.currency].append(
+            {
+                "kind": "adjustment",
+                "description": adjustment.reason,
+                "exact_amount": adjustment.amount,
+            }
+        )
+    for application in Application.objects.filter(account_id=account_id).order_by("sdkappid"):
+        if not application.edition_periods.filter(starts_on__lte=today).exists():
+            continue
+        for draft in rate_month_drafts(application, month, catalog, through=today):
+            entry = PriceEntry.objects.select_related("price_book").get(pk=draft.price_entry_id)
+            lines[entry.price_book.currency].append(
+                {
+                    "kind": "usage",
+                    "application_id": application.pk,
+                    "item_code": draft.item_code,
+                    "description": f"{application.name} ({application.sdkappid}), so far: "
+                    + draft.explanation,
+                    "quantity": draft.billable_quantity,
+                    "unit_price": draft.unit_price,
+                    "exact_amount": draft.amount,
+                }
+            )
+    result = []
+    for currency, currency_lines in lines.items():
+        if not currency_lines:
+            continue
+        for line in currency_lines:
+            line["amount"] = round_money(line["exact_amount"], currency)
+        total = sum((line["amount"] for line in currency_lines), Decimal(0))
+        result.append(MonthToDate(currency, month, currency_lines, total))
+    return result

@@ -9,12 +9,12 @@ transaction with one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``.
 
 import datetime as dt
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from billing.calendar import billing_day_of, month_start
@@ -461,24 +461,31 @@ def _insert(events) -> set[tuple[int, str]]:
 
 
 def _stored_rows(events: list[_Clean]) -> dict[tuple[int, str], dict]:
-    condition = Q()
+    """The stored rows of these (application, id) keys: one IN list per application."""
+    ids_by_application: dict[int, list[str]] = defaultdict(list)
     for e in events:
-        condition |= Q(application_id=e.application_id, event_id=e.event_id)
-    rows = UsageEvent.objects.filter(condition).values(
-        "application_id", "event_id", "metric", "timestamp", "value", "properties"
-    )
-    return {(row["application_id"], row["event_id"]): row for row in rows}
+        ids_by_application[e.application_id].append(e.event_id)
+    found: dict[tuple[int, str], dict] = {}
+    for application_id, event_ids in ids_by_application.items():
+        rows = UsageEvent.objects.filter(
+            application_id=application_id, event_id__in=event_ids
+        ).values("application_id", "event_id", "metric", "timestamp", "value", "properties")
+        found.update({(row["application_id"], row["event_id"]): row for row in rows})
+    return found
 
 
 def _mark_rated_days_stale(days: set[tuple[int, dt.date]]) -> set[tuple[int, dt.date]]:
     """Late events for days already rated: those days must be rated again (SPEC 7)."""
-    if not days:
-        return set()
-    condition = Q()
+    days_by_application: dict[int, set[dt.date]] = defaultdict(set)
     for application_id, day in days:
-        condition |= Q(application_id=application_id, day=day)
-    rated = RatedDay.objects.filter(condition, state=RatedDay.State.RATED)
-    stale = set(rated.values_list("application_id", "day"))
-    if stale:
-        rated.update(state=RatedDay.State.STALE)
+        days_by_application[application_id].add(day)
+    stale: set[tuple[int, dt.date]] = set()
+    for application_id, app_days in days_by_application.items():
+        rated = RatedDay.objects.filter(
+            application_id=application_id, day__in=app_days, state=RatedDay.State.RATED
+        )
+        found = set(rated.values_list("application_id", "day"))
+        if found:
+            rated.update(state=RatedDay.State.STALE)
+            stale |= found
     return stale

@@ -11,17 +11,20 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from accounts.models import Account, Membership
+from billing.calendar import month_start
 from billing.management.commands import seed_demo
 from billing.models import (
     AddOnSubscription,
     Application,
     EditionPeriod,
+    Invoice,
     Metric,
     PrepaidTerm,
     ResourcePack,
     UsageEvent,
 )
 from billing.services.applications import current_period
+from billing.services.invoicing import invoice_finalize
 
 pytestmark = pytest.mark.django_db
 
@@ -199,6 +202,33 @@ def test_seed_demo_creates_the_design_once(today):
         "accepted": 0,
         "duplicates": events,
     }
+    assert row_counts() == before
+
+    # After the month is finalized the ingestion refuses even duplicates (period_closed): a
+    # rerun counts the stored events as duplicates, sends nothing, and says what it could not
+    # store.
+    lantern = Account.objects.get(name="Lantern Social Ltd.")
+    month = month_start(first_day)
+    Invoice.objects.get_or_create(account=lantern, currency="CNY", month=month)
+    for invoice in Invoice.objects.filter(account=lantern, month=month):
+        invoice_finalize(invoice=invoice)
+    removed = UsageEvent.objects.filter(
+        application__account=lantern, billing_day=first_day, metric=Metric.IM_GROUP_COUNT
+    )
+    removed_count = removed.count()
+    assert removed_count > 0
+    removed.delete()
+    before = row_counts()
+    out = io.StringIO()
+    call_command("seed_demo", days=DAYS, stdout=out, stderr=io.StringIO())
+    assert (
+        out.getvalue()
+        .strip()
+        .endswith(
+            f"events accepted 0, duplicates {events - removed_count}, "
+            f"not stored (month closed) {removed_count}"
+        )
+    )
     assert row_counts() == before
 
     # A shorter history regenerates the same content for its days: duplicates only.

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 
 from accounts.models import Account, Membership
 from accounts.services import AccountError, account_create
-from billing.calendar import billing_today, billing_tz
+from billing.calendar import billing_today, billing_tz, month_start
 from billing.errors import BillingError
-from billing.models import Application, Edition, EditionPeriod, Metric
+from billing.models import Application, Edition, EditionPeriod, Invoice, Metric, UsageEvent
 from billing.services.applications import (
     addon_subscribe,
     application_create,
@@ -44,10 +44,6 @@ from billing.services.ingestion import (
 
 ONE_DAY = dt.timedelta(days=1)
 MAX_DAYS = 400
-# The ingestion looks up already-stored ids with one OR of (application, id) pairs; SQLite
-# refuses an expression tree deeper than 1000, i.e. about 998 duplicates in one batch. Smaller
-# batches there keep a rerun (all duplicates) working; PostgreSQL takes the full 1000.
-SQLITE_BATCH = 500
 
 # Activity by clock hour (billing time zone), per kind of product.
 RHYTHMS = {
@@ -589,6 +585,7 @@ class Totals:
     applications_new: int = 0
     accepted: int = 0
     duplicates: int = 0
+    closed: int = 0  # events of months whose invoice is finalized that are not stored
 
 
 class Command(BaseCommand):
@@ -631,29 +628,30 @@ class Command(BaseCommand):
         yesterday = billing_today() - ONE_DAY
         start = yesterday - dt.timedelta(days=days - 1)
         totals = Totals()
-        applications: list[tuple[AppPlan, Application]] = []
+        accounts: list[tuple[AccountPlan, Account, list]] = []
         for plan in PLANS:
             email = plan.email or customer_email
             account, apps = self._account_ensure(
                 plan, email, customer_password, start, yesterday, totals
             )
-            applications += apps
+            accounts.append((plan, account, apps))
             self.progress(
                 f"account {account.name} ({email}): "
                 + ", ".join(f"{app.sdkappid} {app.region}" for _, app in apps)
             )
-        for _plan, application in applications:
-            application.refresh_from_db()
-            terms_renew(application=application, day=yesterday)
+        for _plan, _account, apps in accounts:
+            for _app_plan, application in apps:
+                application.refresh_from_db()
+                terms_renew(application=application, day=yesterday)
 
-        for plan in PLANS:
-            apps = [(p, a) for p, a in applications if p in plan.apps]
-            self._usage_ingest(plan, apps, start, yesterday, seed, totals)
+        for plan, account, apps in accounts:
+            self._usage_ingest(plan, account, apps, start, yesterday, seed, totals)
 
         self.stdout.write(
             f"accounts {totals.accounts} ({totals.accounts_new} new), "
             f"applications {totals.applications} ({totals.applications_new} new), "
             f"events accepted {totals.accepted}, duplicates {totals.duplicates}"
+            + (f", not stored (month closed) {totals.closed}" if totals.closed else "")
         )
 
     # ---- accounts, applications and what they bought ----------------------------------------
@@ -724,10 +722,17 @@ class Command(BaseCommand):
 
     # ---- usage -------------------------------------------------------------------------------
 
-    def _usage_ingest(self, plan: AccountPlan, apps, start, yesterday, seed, totals) -> None:
+    def _usage_ingest(self, plan, account, apps, start, yesterday, seed, totals) -> None:
+        # A month whose invoice is finalized takes no more usage, not even duplicates
+        # (period_closed): its events are counted as duplicates when stored, never sent.
+        closed_months = set(
+            Invoice.objects.filter(account=account)
+            .exclude(state=Invoice.State.DRAFT)
+            .values_list("month", flat=True)
+        )
         timelines = {application.sdkappid: _timeline(application) for _, application in apps}
         days = (yesterday - start).days + 1
-        batch = SQLITE_BATCH if connection.vendor == "sqlite" else MAX_BATCH
+        batch = MAX_BATCH
         buffer: list = []
         accepted_before, duplicates_before = totals.accepted, totals.duplicates
         for index in range(days):
@@ -736,7 +741,18 @@ class Command(BaseCommand):
                 created_on, edition_of = timelines[application.sdkappid]
                 if day < created_on:
                     continue  # the application did not exist yet
-                buffer += day_events(app_plan, day, edition_of(day), (day - created_on).days, seed)
+                events = day_events(app_plan, day, edition_of(day), (day - created_on).days, seed)
+                if month_start(day) in closed_months:
+                    stored = set(
+                        UsageEvent.objects.filter(
+                            application=application, billing_day=day
+                        ).values_list("event_id", flat=True)
+                    )
+                    known = sum(1 for event in events if event["id"] in stored)
+                    totals.duplicates += known
+                    totals.closed += len(events) - known
+                    continue
+                buffer += events
                 while len(buffer) >= batch:
                     self._ingest(buffer[:batch], totals)
                     del buffer[:batch]
@@ -753,11 +769,7 @@ class Command(BaseCommand):
         try:
             result = usage_events_ingest(events=events, caller=SYSTEM)
         except IngestionRejected as rejected:
-            details = "; ".join(
-                f"{events[e.index]['id'] if 0 <= e.index < len(events) else 'batch'}: "
-                f"{e.field} {e.code}: {e.message}"
-                for e in rejected.errors[:3]
-            )
+            details = "; ".join(_error_text(events, error) for error in rejected.errors[:3])
             if rejected.conflict:
                 hint = (
                     "Events with these ids were stored before with other content: run with the "
@@ -795,3 +807,11 @@ def _timeline(application: Application):
         return code
 
     return created_on, edition_of
+
+
+def _error_text(events: list, error) -> str:
+    """One ingestion error, naming the event unless the message already does."""
+    event_id = events[error.index].get("id") if 0 <= error.index < len(events) else None
+    if event_id and event_id not in error.message:
+        return f"{event_id}: {error.field}: {error.message}"
+    return error.message
