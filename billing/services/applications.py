@@ -25,9 +25,22 @@ from billing.models import (
     ResourcePack,
 )
 from billing.rating.terms import proration_credit, term_bounds, term_start
-from billing.services.invoicing import invoices_mark_stale
+from billing.services.invoicing import invoices_mark_stale, month_is_closed
 
 ONE_DAY = dt.timedelta(days=1)
+
+
+def _ensure_month_open(application: Application, day: dt.date) -> None:
+    """A purchase dated in a month whose invoice is finalized could never be billed."""
+    if month_is_closed(account_id=application.account_id, day=day):
+        raise BillingError(
+            f"The invoice for {day:%Y-%m} is finalized; a change dated then cannot be billed. "
+            "Date it in an open month.",
+            code="period_closed",
+            field="effective",
+        )
+
+
 SDKAPPID_RANGE = (1_400_000_000, 1_499_999_999)
 
 
@@ -186,6 +199,7 @@ def edition_change(
         raise BillingError(
             f"Application {application.sdkappid} is closed.", code="closed", field="application"
         )
+    _ensure_month_open(application, day)
     with transaction.atomic():
         application = Application.objects.select_for_update().get(pk=application.pk)
         period = current_period(application, day)
@@ -350,6 +364,7 @@ def addon_subscribe(
     item = catalog.item_by_code(item_code)
     if item.addon is None:
         raise BillingError(f"{item.name} is not an add-on.", code="invalid", field="item")
+    _ensure_month_open(application, day)
     with transaction.atomic():
         application = Application.objects.select_for_update().get(pk=application.pk)
         if application.status != Application.Status.ACTIVE:
@@ -447,6 +462,7 @@ def resource_pack_purchase(
     if item.kind != BillableItem.Kind.RESOURCE_PACK:
         raise BillingError(f"{item.name} is not a resource pack.", code="invalid", field="item")
     entry = catalog.price_entry_in_force(item=item, region=application.region, day=day)
+    _ensure_month_open(application, day)
     if application.status == Application.Status.CLOSED:
         raise BillingError(
             f"Application {application.sdkappid} is closed.", code="closed", field="application"
