@@ -43,13 +43,6 @@ def bill_previous_day():
     return bill_day(str(billing_today() - dt.timedelta(days=1)))
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def close_month_chunk(account_ids: list[int], month: str) -> dict:
-    return vars(
-        jobs.close_accounts_month(account_ids=account_ids, month=dt.date.fromisoformat(month))
-    )
-
-
 @shared_task
 def close_previous_month():
     previous = month_start(month_start(billing_today()) - dt.timedelta(days=1))

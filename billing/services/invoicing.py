@@ -25,18 +25,15 @@ from billing.models import (
     PrepaidTerm,
     ResourcePack,
 )
-from billing.money import ZERO, exact, round_money
+from billing.money import ZERO, round_money
+from billing.rating.text import qty
 
 Kind = InvoiceLine.Kind
 
 
-def _fmt_quantity(value: Decimal) -> str:
-    return f"{value.normalize():,f}"
-
-
 def _units(quantity: Decimal, unit: str) -> str:
     plural = quantity != 1 and not unit.endswith("s")
-    return f"{_fmt_quantity(quantity)} {unit}{'s' if plural else ''}"
+    return f"{qty(quantity)} {unit}{'s' if plural else ''}"
 
 
 def _line_specs(account_id: int, currency: str, month: dt.date) -> list[dict]:
@@ -265,7 +262,3 @@ def invoice_finalize(*, invoice: Invoice, actor=None, today: dt.date | None = No
             after={"state": invoice.state, "number": invoice.number, "total": invoice.total},
         )
         return invoice
-
-
-def exact_total(invoice: Invoice) -> Decimal:
-    return exact(invoice.lines.aggregate(total=Sum("exact_amount"))["total"] or ZERO)

@@ -7,7 +7,7 @@ group over workers. Every step is idempotent: rerunning a job, or a chunk after 
 changes nothing that was already right."""
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone
@@ -80,11 +80,11 @@ def bill_day(
     return run
 
 
-def invoices_to_finalize(month: dt.date, account_ids: list[int] | None = None) -> Iterator[int]:
+def invoices_to_finalize(month: dt.date, account_ids: list[int] | None = None) -> list[int]:
     invoices = Invoice.objects.filter(month=month_start(month), state=Invoice.State.DRAFT)
     if account_ids is not None:
         invoices = invoices.filter(account_id__in=account_ids)
-    return iter(list(invoices.order_by("account_id", "currency").values_list("pk", flat=True)))
+    return list(invoices.order_by("account_id", "currency").values_list("pk", flat=True))
 
 
 def close_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResult:
