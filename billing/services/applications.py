@@ -98,13 +98,19 @@ def application_create(
     raise BillingError("Could not allocate an SDKAppID; try again.", code="busy")
 
 
-def current_period(application: Application, day: dt.date) -> EditionPeriod:
-    """The edition period covering ``day`` (the latest period when day is in the future)."""
-    periods = list(application.edition_periods.select_related("edition").order_by("starts_on"))
+def period_covering(periods: list[EditionPeriod], day: dt.date) -> EditionPeriod | None:
+    """Of ``periods`` (ordered by start), the latest-starting one that covers ``day``."""
     found = None
     for period in periods:
         if period.starts_on <= day and (period.ends_on is None or period.ends_on >= day):
             found = period
+    return found
+
+
+def current_period(application: Application, day: dt.date) -> EditionPeriod:
+    """The edition period covering ``day`` (the latest period when day is in the future)."""
+    periods = list(application.edition_periods.select_related("edition").order_by("starts_on"))
+    found = period_covering(periods, day)
     if found is None:
         raise BillingError(
             f"Application {application.sdkappid} has no edition on {day}.",

@@ -40,7 +40,7 @@ from billing.rating.message_history import rate_message_history_month
 from billing.rating.moderation import rate_moderation_day
 from billing.rating.trtc import rate_trtc_day, seconds_to_minutes
 from billing.rating.types import ChargeDraft, PackBalance, Price
-from billing.services.applications import terms_renew
+from billing.services.applications import period_covering, terms_renew
 from billing.services.invoicing import invoices_mark_stale
 
 ONE_DAY = dt.timedelta(days=1)
@@ -430,20 +430,22 @@ def month_measures(application: Application, first: dt.date, last: dt.date) -> l
         )
         .order_by("billing_day")
     )
-    periods = list(EditionPeriod.objects.filter(application=application).select_related("edition"))
-
-    def edition_code(day: dt.date) -> str | None:
-        for period in periods:
-            if period.starts_on <= day and (period.ends_on is None or period.ends_on >= day):
-                return period.edition.code
-        return None
-
+    periods = list(
+        EditionPeriod.objects.filter(application=application)
+        .select_related("edition")
+        .order_by("starts_on")
+    )
     measures = []
     for row in rows:
-        code = edition_code(row["billing_day"])
-        if code is not None:
+        period = period_covering(periods, row["billing_day"])
+        if period is not None:
             measures.append(
-                DayMeasure(row["billing_day"], code, row["dau"] or 0, int(row["groups"] or 0))
+                DayMeasure(
+                    row["billing_day"],
+                    period.edition.code,
+                    row["dau"] or 0,
+                    int(row["groups"] or 0),
+                )
             )
     return measures
 
