@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from billing.calendar import billing_today, month_start
-from billing.models import Adjustment, Application, Currency, PriceEntry
+from billing.models import Adjustment, Application, Currency
 from billing.money import round_money
 
 
@@ -36,7 +36,7 @@ def month_to_date(*, account_id: int, today: dt.date | None = None) -> list[Mont
     adjustments) plus the monthly items computed now with the same pure rules the monthly job
     uses (IM overage so far, message history accrued so far). Nothing is written."""
     from billing.services.invoicing import _line_specs
-    from billing.services.rating import _Catalog, rate_month_drafts
+    from billing.services.rating import _Catalog, _entries_by_id, rate_month_drafts
 
     today = today or billing_today()
     month = month_start(today)
@@ -57,8 +57,10 @@ def month_to_date(*, account_id: int, today: dt.date | None = None) -> list[Mont
     for application in Application.objects.filter(account_id=account_id).order_by("sdkappid"):
         if not application.edition_periods.filter(starts_on__lte=today).exists():
             continue
-        for draft in rate_month_drafts(application, month, catalog, through=today):
-            entry = PriceEntry.objects.select_related("price_book").get(pk=draft.price_entry_id)
+        drafts = rate_month_drafts(application, month, catalog, through=today)
+        entries = _entries_by_id(drafts)
+        for draft in drafts:
+            entry = entries[draft.price_entry_id]
             lines[entry.price_book.currency].append(
                 {
                     "kind": "usage",

@@ -384,11 +384,10 @@ def rate_accounts_day(
 def _days_to_rate(application: Application, day: dt.date, closed) -> list[dt.date]:
     """``day``, plus every later rated day in a draft month (they depend on ``day``'s use of
     the allowance and packs), plus stale days and what follows them."""
-    rated = dict(RatedDay.objects.filter(application=application).values_list("day", "state"))
-    stale = [d for d, state in rated.items() if state == RatedDay.State.STALE]
+    rated = RatedDay.objects.filter(application=application)
+    stale = list(rated.filter(state=RatedDay.State.STALE).values_list("day", flat=True))
     start = min([day, *stale])
-    days = {day, *stale}
-    days |= {d for d in rated if d > start}
+    days = {day, *stale, *rated.filter(day__gt=start).values_list("day", flat=True)}
     return sorted(d for d in days if (application.account_id, month_start(d)) not in closed)
 
 
