@@ -8,6 +8,7 @@ import datetime as dt
 import random
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 
 from accounts.models import Account
 from billing import catalog
@@ -15,6 +16,7 @@ from billing.audit import audit_record_create
 from billing.calendar import billing_today
 from billing.errors import BillingError
 from billing.models import (
+    AddOn,
     AddOnSubscription,
     Application,
     BillableItem,
@@ -318,6 +320,88 @@ def terms_renew(*, application: Application, day: dt.date, actor=None) -> list[P
                 subscription=subscription,
             )
     return created
+
+
+def edition_periods_by_application(
+    application_ids: list[int],
+) -> dict[int, list[EditionPeriod]]:
+    """Each application's edition periods (with their edition), ordered by start."""
+    periods: dict[int, list[EditionPeriod]] = {pk: [] for pk in application_ids}
+    rows = (
+        EditionPeriod.objects.filter(application_id__in=application_ids)
+        .select_related("edition")
+        .order_by("application_id", "starts_on")
+    )
+    for period in rows:
+        periods[period.application_id].append(period)
+    return periods
+
+
+def terms_renew_due(
+    *,
+    applications: list[Application],
+    day: dt.date,
+    periods: dict[int, list[EditionPeriod]] | None = None,
+) -> list[Application]:
+    """The applications for which ``terms_renew(day)`` may create a term, found in three
+    queries for any number of applications, so the daily job calls ``terms_renew`` (which
+    decides exactly) only for those. When the recent terms do not settle it, the answer is
+    "may": the check never hides a renewal, it only saves the look for the rest."""
+    active = [app for app in applications if app.status == Application.Status.ACTIVE]
+    if not active:
+        return []
+    ids = [app.pk for app in active]
+    if periods is None:
+        periods = edition_periods_by_application(ids)
+    edition_items = dict(
+        BillableItem.objects.filter(kind=BillableItem.Kind.EDITION_FEE)
+        .exclude(edition=None)
+        .values_list("edition_id", "pk")
+    )
+    subscriptions: dict[int, list[AddOnSubscription]] = {pk: [] for pk in ids}
+    for subscription in AddOnSubscription.objects.filter(
+        application_id__in=ids, addon__billing=AddOn.Billing.PREPAID
+    ):
+        subscriptions[subscription.application_id].append(subscription)
+    # Terms still running the day before, and the last term of an add-on that ended.
+    recent: dict[tuple, list[tuple]] = {}
+    terms = PrepaidTerm.objects.filter(application_id__in=ids).filter(
+        Q(ends_on__gte=day - ONE_DAY)
+        | Q(subscription__ends_on__isnull=False, ends_on__gte=F("subscription__ends_on"))
+    )
+    for app_id, item_id, sub_id, *term in terms.values_list(
+        "application_id", "item_id", "subscription_id", "starts_on", "anchor_date",
+        "term_index", "cut_on",
+    ):  # fmt: skip
+        recent.setdefault((app_id, item_id, sub_id), []).append(tuple(term))
+    due = []
+    for app in active:
+        period = period_covering(periods.get(app.pk, []), day)
+        if period is None:
+            due.append(app)  # terms_renew says why (no edition on the day)
+            continue
+        checks = [(s.item_id, s.pk, s.starts_on, s.ends_on) for s in subscriptions.get(app.pk, [])]
+        if period.edition.code != "trial":
+            checks.append((edition_items.get(period.edition_id), None, period.starts_on, None))
+        if any(
+            _may_renew(recent.get((app.pk, item_id, sub_id), []), since, ends_on, day)
+            for item_id, sub_id, since, ends_on in checks
+        ):
+            due.append(app)
+    return due
+
+
+def _may_renew(terms: list[tuple], since: dt.date, ends_on: dt.date | None, day) -> bool:
+    """Whether ``_renew_item`` may create a term, from the item's recent terms (starts_on,
+    anchor, index, cut_on)."""
+    since_terms = [term for term in terms if term[0] >= since]
+    if not since_terms:
+        return True  # not settled by the recent terms: let terms_renew look
+    _, anchor, index, cut_on = max(since_terms)
+    if cut_on is not None:
+        return False
+    next_start = term_start(anchor, index + 1)
+    return next_start <= day and (ends_on is None or next_start <= ends_on)
 
 
 def _renew_item(application, item, day, actor, *, since, subscription=None) -> list:

@@ -9,12 +9,12 @@ changes nothing that was already right."""
 import datetime as dt
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from billing.calendar import month_start
 from billing.models import Application, Invoice, JobRun
-from billing.services.invoicing import invoice_finalize
+from billing.services.invoicing import invoices_finalize
 from billing.services.overdue import overdue_refresh
 from billing.services.rating import ChunkResult, rate_accounts_day, rate_accounts_month
 
@@ -23,11 +23,19 @@ CHUNK_ACCOUNTS = 200
 Progress = Callable[[int, int], None]
 
 
-def account_chunks(*, sdkappid: int | None = None, size: int = CHUNK_ACCOUNTS) -> list[list[int]]:
-    """Account ids with applications, in chunks of ``size``."""
+def account_chunks(
+    *,
+    sdkappid: int | None = None,
+    account_ids: list[int] | None = None,
+    size: int = CHUNK_ACCOUNTS,
+) -> list[list[int]]:
+    """Account ids with applications (all, one application's, or of the given accounts), in
+    chunks of ``size``."""
     applications = Application.objects.all()
     if sdkappid is not None:
         applications = applications.filter(sdkappid=sdkappid)
+    if account_ids is not None:
+        applications = applications.filter(account_id__in=account_ids)
     ids = sorted(set(applications.values_list("account_id", flat=True)))
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
@@ -62,6 +70,25 @@ def _run(job: str, period: dt.date, chunks: list, work, progress: Progress | Non
     return run
 
 
+def job_run_chunk_done(run_id: int | None) -> None:
+    """A chunk task of a fanned-out job finished (Celery path)."""
+    if run_id is not None:
+        JobRun.objects.filter(pk=run_id).update(chunks_done=F("chunks_done") + 1)
+
+
+def job_run_finish(run_id: int | None, results: list[dict]) -> dict:
+    """Every chunk of a fanned-out job finished: add up their results into the run."""
+    totals: dict = {}
+    for result in results:
+        for key, value in result.items():
+            totals[key] = totals.get(key, 0) + value
+    if run_id is not None:
+        JobRun.objects.filter(pk=run_id).update(
+            state=JobRun.State.SUCCEEDED, summary=totals, finished_at=timezone.now()
+        )
+    return totals
+
+
 def bill_day(
     *, day: dt.date, sdkappid: int | None = None, progress: Progress | None = None
 ) -> JobRun:
@@ -88,13 +115,11 @@ def invoices_to_finalize(month: dt.date, account_ids: list[int] | None = None) -
 
 
 def close_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResult:
-    """Monthly items, then finalization, for a chunk of accounts."""
+    """Monthly items, then finalization of the chunk's drafts (together, with consecutive
+    numbers), for a chunk of accounts."""
     result = rate_accounts_month(account_ids=account_ids, month=month)
-    for invoice_id in invoices_to_finalize(month, account_ids):
-        with transaction.atomic():
-            invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
-            if invoice.is_draft:
-                invoice_finalize(invoice=invoice)
+    finalized = invoices_finalize(invoice_ids=invoices_to_finalize(month, account_ids))
+    result.invoices_finalized = len(finalized)
     return result
 
 
