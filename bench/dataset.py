@@ -83,7 +83,10 @@ KINDS = {
         },
     },
 }
-RESOLUTIONS = {"cn": {"sd": 30, "hd": 50, "fhd": 20}, "intl": {"hd": 50, "fhd": 30, "2k": 15, "4k": 5}}
+RESOLUTIONS = {
+    "cn": {"sd": 30, "hd": 50, "fhd": 20},
+    "intl": {"hd": 50, "fhd": 30, "2k": 15, "4k": 5},
+}
 # Value ranges (inclusive) per metric: messages, images, seconds.
 VALUES = {
     "im.moderation.text": (1, 20),
@@ -162,16 +165,21 @@ def copy_rows(table: str, columns: Iterable[str], rows: Iterable[tuple]) -> int:
     return count
 
 
-def copy_file(path: Path, table: str, columns: Iterable[str], *, block: int = 1 << 20) -> int:
-    """COPY a file in COPY text format into ``table``; returns the bytes sent."""
-    sent = 0
-    with connection.cursor() as cursor, path.open("rb") as source:
-        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        with cursor.cursor.copy(sql) as copy:
-            while data := source.read(block):
-                copy.write(data)
-                sent += len(data)
-    return sent
+def copy_file(
+    path: Path, table: str, columns: Iterable[str], *, rows_per_statement: int = 1_000_000
+) -> int:
+    """COPY a file in COPY text format into ``table``, one statement per
+    ``rows_per_statement`` lines (each its own transaction unless the caller holds one: the
+    deferred foreign-key checks of a statement are queued until it commits). Returns rows."""
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    rows = 0
+    with path.open("rb") as source:
+        while lines := list(itertools.islice(source, rows_per_statement)):
+            with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+                for start in range(0, len(lines), 20_000):
+                    copy.write(b"".join(lines[start : start + 20_000]))
+            rows += len(lines)
+    return rows
 
 
 def reset_sequences(tables: Iterable[str]) -> None:
@@ -282,10 +290,8 @@ def load_entities(scale: Scale, day: dt.date, rng: random.Random, progress: Prog
 
     copy_rows(
         "auth_user",
-        (
-            "id, password, is_superuser, username, first_name, last_name, email, is_staff, "
-            "is_active, date_joined"
-        ).split(", "),
+        ["id", "password", "is_superuser", "username", "first_name", "last_name", "email",
+         "is_staff", "is_active", "date_joined"],
         (
             (n, password, False, f"owner{n}@bench.example", "", "", f"owner{n}@bench.example",
              False, True, now)
@@ -315,6 +321,7 @@ def load_entities(scale: Scale, day: dt.date, rng: random.Random, progress: Prog
     progress(f"{scale.accounts:,} accounts, {len(apps):,} applications")
 
     periods, subscriptions, terms, packs = [], [], [], []
+
     def add_terms(app, item_code, anchor, subscription_id=None, minutes_pack=False):
         entry = catalog.entry(item_code, app.region)
         for index in _terms_before(anchor, day):

@@ -327,12 +327,12 @@ def edition_periods_by_application(
 ) -> dict[int, list[EditionPeriod]]:
     """Each application's edition periods (with their edition), ordered by start."""
     periods: dict[int, list[EditionPeriod]] = {pk: [] for pk in application_ids}
-    rows = (
-        EditionPeriod.objects.filter(application_id__in=application_ids)
-        .select_related("edition")
-        .order_by("application_id", "starts_on")
+    editions = {edition.pk: edition for edition in Edition.objects.all()}
+    rows = EditionPeriod.objects.filter(application_id__in=application_ids).order_by(
+        "application_id", "starts_on"
     )
     for period in rows:
+        period.edition = editions[period.edition_id]  # three editions: no join per row
         periods[period.application_id].append(period)
     return periods
 

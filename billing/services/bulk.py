@@ -53,3 +53,81 @@ def insert_rows(
                     values.insert(0, new_ids[index])
                 copy.write_row(values)
     return new_ids
+
+
+def _array_params(model_fields, rows, start: int = 0) -> tuple[list[str], list]:
+    """One typed array parameter per column, for ``unnest``: json as text cast to jsonb."""
+    casts, params = [], []
+    for index, field in enumerate(model_fields):
+        values = [row[start + index] for row in rows]
+        if isinstance(field, models.JSONField):
+            values = [json.dumps(value, cls=field.encoder) for value in values]
+        casts.append(f"%s::{field.db_type(connection)}[]")
+        params.append(values)
+    return casts, params
+
+
+def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]):
+    """Set ``fields`` of many rows of ``model``; each row is (pk, *values). One UPDATE ...
+    FROM unnest(...) on PostgreSQL, ``bulk_update`` elsewhere."""
+    if not rows:
+        return
+    if not copy_available():
+        objects = []
+        for pk, *values in rows:
+            obj = model(pk=pk)
+            for name, value in zip(fields, values, strict=True):
+                setattr(obj, name, value)
+            objects.append(obj)
+        model.objects.bulk_update(objects, list(fields), batch_size=500)
+        return
+    pk = model._meta.pk
+    model_fields = [model._meta.get_field(name) for name in fields]
+    casts, params = _array_params([pk, *model_fields], rows)
+    columns = [pk.column, *(field.column for field in model_fields)]
+    table = connection.ops.quote_name(model._meta.db_table)
+    sets = ", ".join(f"{column} = v.{column}" for column in columns[1:])
+    sql = (
+        f"UPDATE {table} AS t SET {sets} FROM unnest({', '.join(casts)}) "
+        f"AS v({', '.join(columns)}) WHERE t.{pk.column} = v.{pk.column}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def upsert_rows(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str],
+):
+    """INSERT ... ON CONFLICT (unique_fields) DO UPDATE SET update_fields, for many rows: one
+    statement over unnest(...) on PostgreSQL, ``bulk_create(update_conflicts=True)``
+    elsewhere."""
+    if not rows:
+        return
+    if not copy_available():
+        model.objects.bulk_create(
+            [model(**dict(zip(fields, row, strict=True))) for row in rows],
+            update_conflicts=True,
+            unique_fields=list(unique_fields),
+            update_fields=list(update_fields),
+            batch_size=500,
+        )
+        return
+    model_fields = [model._meta.get_field(name) for name in fields]
+    casts, params = _array_params(model_fields, rows)
+    columns = [field.column for field in model_fields]
+    column_of = {
+        name: model._meta.get_field(name).column for name in [*unique_fields, *update_fields]
+    }
+    table = connection.ops.quote_name(model._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)}) "
+        f"ON CONFLICT ({', '.join(column_of[name] for name in unique_fields)}) DO UPDATE SET "
+        + ", ".join(f"{column_of[n]} = EXCLUDED.{column_of[n]}" for n in update_fields)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

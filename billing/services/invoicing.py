@@ -31,7 +31,7 @@ from billing.models import (
 )
 from billing.money import ZERO, round_money
 from billing.rating.text import qty
-from billing.services.bulk import insert_rows
+from billing.services.bulk import insert_rows, update_rows
 
 Kind = InvoiceLine.Kind
 
@@ -104,64 +104,76 @@ def _line_specs_bulk(
             }
         )
 
-    terms = terms.select_related("application", "item")
-    for term in terms.filter(starts_on__range=(first, last)):
-        app = term.application
-        specs[(app.account_id, term.currency)].append(
+    term_fields = (
+        "pk", "currency", "item_id", "item__name", "item__sort_order", "starts_on", "ends_on",
+        "amount", "cut_on", "credit_amount", "application_id", "application__account_id",
+        "application__name", "application__sdkappid",
+    )  # fmt: skip
+    for term in terms.filter(starts_on__range=(first, last)).values(*term_fields):
+        sdkappid = term["application__sdkappid"]
+        specs[(term["application__account_id"], term["currency"])].append(
             {
                 "kind": Kind.PREPAID,
-                "application_id": app.pk,
-                "item_id": term.item_id,
-                "term_id": term.pk,
+                "application_id": term["application_id"],
+                "item_id": term["item_id"],
+                "term_id": term["pk"],
                 "description": (
-                    f"{term.item.name}, {app.name} ({app.sdkappid}): prepaid term "
-                    f"{term.starts_on:%d %b %Y} to {term.ends_on:%d %b %Y}"
+                    f"{term['item__name']}, {term['application__name']} ({sdkappid}): "
+                    f"prepaid term {term['starts_on']:%d %b %Y} to {term['ends_on']:%d %b %Y}"
                 ),
                 "quantity": Decimal(1),
-                "unit_price": term.amount,
-                "exact_amount": term.amount,
-                "sort_key": f"{app.sdkappid}-1-{term.starts_on:%Y%m%d}-{term.item.sort_order:04d}",
+                "unit_price": term["amount"],
+                "exact_amount": term["amount"],
+                "sort_key": (
+                    f"{sdkappid}-1-{term['starts_on']:%Y%m%d}-{term['item__sort_order']:04d}"
+                ),
             }
         )
-    for term in terms.filter(cut_on__range=(first, last), credit_amount__gt=0):
-        app = term.application
-        used_days = (term.cut_on - term.starts_on).days
-        total_days = (term.ends_on - term.starts_on).days + 1
+    credited = terms.filter(cut_on__range=(first, last), credit_amount__gt=0)
+    for term in credited.values(*term_fields):
+        starts_on, ends_on, cut_on = term["starts_on"], term["ends_on"], term["cut_on"]
+        used_days = (cut_on - starts_on).days
+        total_days = (ends_on - starts_on).days + 1
         unused = total_days - used_days
-        specs[(app.account_id, term.currency)].append(
+        specs[(term["application__account_id"], term["currency"])].append(
             {
                 "kind": Kind.PRORATION,
-                "application_id": app.pk,
-                "item_id": term.item_id,
-                "term_id": term.pk,
+                "application_id": term["application_id"],
+                "item_id": term["item_id"],
+                "term_id": term["pk"],
                 "description": (
-                    f"Credit for the unused days of {term.item.name}, {app.name} "
-                    f"({app.sdkappid}): term {term.starts_on:%d %b %Y} to "
-                    f"{term.ends_on:%d %b %Y} ended on {term.cut_on:%d %b %Y}; "
-                    f"{term.amount} x {unused} / {total_days} days"
+                    f"Credit for the unused days of {term['item__name']}, "
+                    f"{term['application__name']} ({term['application__sdkappid']}): term "
+                    f"{starts_on:%d %b %Y} to {ends_on:%d %b %Y} ended on {cut_on:%d %b %Y}; "
+                    f"{term['amount']} x {unused} / {total_days} days"
                 ),
                 "quantity": Decimal(unused),
                 "unit_price": None,
-                "exact_amount": -term.credit_amount,
-                "sort_key": f"{app.sdkappid}-1-{term.cut_on:%Y%m%d}-credit",
+                "exact_amount": -term["credit_amount"],
+                "sort_key": f"{term['application__sdkappid']}-1-{cut_on:%Y%m%d}-credit",
             }
         )
-    for pack in packs.select_related("application", "item"):
-        app = pack.application
-        specs[(app.account_id, pack.currency)].append(
+    pack_fields = (
+        "pk", "currency", "item_id", "item__name", "valid_from", "valid_until", "amount",
+        "application_id", "application__account_id", "application__name",
+        "application__sdkappid",
+    )  # fmt: skip
+    for pack in packs.values(*pack_fields):
+        sdkappid = pack["application__sdkappid"]
+        specs[(pack["application__account_id"], pack["currency"])].append(
             {
                 "kind": Kind.PREPAID,
-                "application_id": app.pk,
-                "item_id": pack.item_id,
-                "pack_id": pack.pk,
+                "application_id": pack["application_id"],
+                "item_id": pack["item_id"],
+                "pack_id": pack["pk"],
                 "description": (
-                    f"{pack.item.name}, {app.name} ({app.sdkappid}): valid "
-                    f"{pack.valid_from:%d %b %Y} to {pack.valid_until:%d %b %Y}"
+                    f"{pack['item__name']}, {pack['application__name']} ({sdkappid}): valid "
+                    f"{pack['valid_from']:%d %b %Y} to {pack['valid_until']:%d %b %Y}"
                 ),
                 "quantity": Decimal(1),
-                "unit_price": pack.amount,
-                "exact_amount": pack.amount,
-                "sort_key": f"{app.sdkappid}-1-{pack.valid_from:%Y%m%d}-pack",
+                "unit_price": pack["amount"],
+                "exact_amount": pack["amount"],
+                "sort_key": f"{sdkappid}-1-{pack['valid_from']:%Y%m%d}-pack",
             }
         )
     return specs
@@ -273,8 +285,7 @@ def _invoices_refresh_month(
     if rewrite:
         InvoiceLine.objects.filter(invoice_id__in=rewrite).exclude(kind=Kind.ADJUSTMENT).delete()
         insert_rows(InvoiceLine, ("invoice_id", *LINE_FIELDS), new_lines)
-    if changed_totals:
-        Invoice.objects.bulk_update(changed_totals, ["total", "updated_at"], batch_size=1000)
+    update_rows(Invoice, ("total", "updated_at"), [(i.pk, i.total, now) for i in changed_totals])
     return invoices
 
 
@@ -418,19 +429,12 @@ def invoices_finalize(
                     },
                 )
             )
-        Invoice.objects.bulk_update(
-            drafts,
-            [
-                "total",
-                "number",
-                "state",
-                "finalized_at",
-                "due_date",
-                "billing_snapshot",
-                "paid_at",
-                "updated_at",
-            ],
-            batch_size=500,
+        frozen = (
+            "total", "number", "state", "finalized_at", "due_date", "billing_snapshot",
+            "paid_at", "updated_at",
+        )  # fmt: skip
+        update_rows(
+            Invoice, frozen, [(i.pk, *(getattr(i, name) for name in frozen)) for i in drafts]
         )
         audit_records_create(records)
         return drafts

@@ -46,7 +46,7 @@ from billing.services.applications import (
     terms_renew,
     terms_renew_due,
 )
-from billing.services.bulk import insert_rows
+from billing.services.bulk import insert_rows, update_rows, upsert_rows
 from billing.services.invoicing import invoices_mark_stale, invoices_refresh_deferred
 
 ONE_DAY = dt.timedelta(days=1)
@@ -321,6 +321,7 @@ CHARGE_FIELDS = (
     "details",
     "rated_at",
 )
+UPSERT_KEY = ("application_id", "item_id", "day", "period")
 COVERAGE_FIELDS = ("charge_id", "source", "pack_id", "usage_quantity", "units_used")
 
 
@@ -375,13 +376,12 @@ def charges_store(
         ChargeCoverage.objects.filter(charge_id__in=replaced).delete()
     if stale:
         Charge.objects.filter(pk__in=stale).delete()
-    if updated:
-        Charge.objects.bulk_update(
-            [charge for charge, _ in updated],
-            [name for name in CHARGE_FIELDS if name not in ("application_id", "item_id", "day",
-                                                        "period")],
-            batch_size=500,
-        )  # fmt: skip
+    changed_fields = [name for name in CHARGE_FIELDS if name not in UPSERT_KEY]
+    update_rows(
+        Charge,
+        changed_fields,
+        [(charge.pk, *(getattr(charge, name) for name in changed_fields)) for charge, _ in updated],
+    )
     new_ids = insert_rows(Charge, CHARGE_FIELDS, [row for row, _ in new], ids=True)
     coverage_rows = [
         (charge_id, c.source, c.pack_id, c.usage_quantity, c.units_used)
@@ -511,15 +511,12 @@ def _rate_and_store(
         drafts[app.pk] = rate_day_drafts(app, day, usage[app.pk], catalog, inputs[app.pk])
     changes = charges_store(day=day, period=Charge.Period.DAY, drafts=drafts, catalog=catalog)
     now = timezone.now()
-    RatedDay.objects.bulk_create(
-        [
-            RatedDay(application=app, day=day, state=RatedDay.State.RATED, rated_at=now)
-            for app in applications
-        ],
-        update_conflicts=True,
-        unique_fields=["application", "day"],
-        update_fields=["state", "rated_at"],
-        batch_size=1000,
+    upsert_rows(
+        RatedDay,
+        ("application_id", "day", "state", "rated_at"),
+        [(app.pk, day, RatedDay.State.RATED, now) for app in applications],
+        unique_fields=("application", "day"),
+        update_fields=("state", "rated_at"),
     )
     return changes
 
