@@ -25,6 +25,7 @@ from accounts.services import api_key_create
 from billing import tasks
 from billing.calendar import month_start
 from billing.models import Application, Invoice, PrepaidTerm, ResourcePack, UsageEvent
+from billing.services import jobs
 
 from . import dataset, history
 from .http_load import load_page, post_usage, read_batches
@@ -298,15 +299,17 @@ class Bench:
             process.wait(timeout=60)
 
     def daily_jobs(self) -> None:
+        # The smaller run: the first chunks of the job (whole chunks, as the job cuts them),
+        # until they hold memory_applications applications.
+        subset, covered = [], 0
         counts = dict(
             Application.objects.values_list("account_id").annotate(n=models_count()).order_by()
         )
-        subset, covered = [], 0
-        for account_id in sorted(counts):
+        for chunk in jobs.account_chunks():
             if covered >= self.scale.memory_applications:
                 break
-            subset.append(account_id)
-            covered += counts[account_id]
+            subset += chunk
+            covered += sum(counts[account_id] for account_id in chunk)
         self.reset_day()
         small = self.run_daily(1, subset, f"1 worker, {covered:,} applications")
         self.reset_day()

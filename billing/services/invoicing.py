@@ -51,11 +51,11 @@ def _line_specs_bulk(
     specs: dict[tuple[int, str], list[dict]] = defaultdict(list)
 
     charges = Charge.objects.filter(
-        application__account_id__in=account_ids, day__range=(first, last)
+        application__account_id__any=account_ids, day__range=(first, last)
     )
-    terms = PrepaidTerm.objects.filter(application__account_id__in=account_ids)
+    terms = PrepaidTerm.objects.filter(application__account_id__any=account_ids)
     packs = ResourcePack.objects.filter(
-        application__account_id__in=account_ids,
+        application__account_id__any=account_ids,
         term__isnull=True,
         valid_from__range=(first, last),
     )
@@ -222,7 +222,7 @@ def _lock_invoices(month: dt.date, keys: set[tuple[int, str]]) -> dict[tuple[int
     accounts = sorted({account for account, _ in keys})
     currencies = sorted({currency for _, currency in keys})
     locked = Invoice.objects.select_for_update().filter(
-        account_id__in=accounts, currency__in=currencies, month=month
+        account_id__any=accounts, currency__in=currencies, month=month
     )
     return {
         (invoice.account_id, invoice.currency): invoice
@@ -252,7 +252,7 @@ def _invoices_refresh_month(
     by_id = {invoice.pk: key for key, invoice in drafts.items()}
     current: dict[int, list[tuple]] = defaultdict(list)
     adjustments: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    stored = InvoiceLine.objects.filter(invoice_id__in=list(by_id)).order_by("invoice_id", "id")
+    stored = InvoiceLine.objects.filter(invoice_id__any=list(by_id)).order_by("invoice_id", "id")
     for row in stored.values_list("invoice_id", "adjustment_id", *LINE_FIELDS):
         invoice_id, adjustment_id, *values = row
         if values[0] == Kind.ADJUSTMENT:
@@ -283,7 +283,7 @@ def _invoices_refresh_month(
             invoice.updated_at = now
             changed_totals.append(invoice)
     if rewrite:
-        InvoiceLine.objects.filter(invoice_id__in=rewrite).exclude(kind=Kind.ADJUSTMENT).delete()
+        InvoiceLine.objects.filter(invoice_id__any=rewrite).exclude(kind=Kind.ADJUSTMENT).delete()
         insert_rows(InvoiceLine, ("invoice_id", *LINE_FIELDS), new_lines)
     update_rows(Invoice, ("total", "updated_at"), [(i.pk, i.total, now) for i in changed_totals])
     return invoices
@@ -389,7 +389,7 @@ def invoices_finalize(
         locked = (
             Invoice.objects.select_for_update()
             .select_related("account")
-            .filter(pk__in=list(invoice_ids))
+            .filter(pk__any=list(invoice_ids))
             .order_by("pk")
         )
         drafts = [invoice for invoice in locked if invoice.is_draft]
@@ -397,7 +397,7 @@ def invoices_finalize(
             return []
         invoices_refresh([(i.account_id, i.currency, i.month) for i in drafts])
         totals = dict(
-            Invoice.objects.filter(pk__in=[i.pk for i in drafts]).values_list("pk", "total")
+            Invoice.objects.filter(pk__any=[i.pk for i in drafts]).values_list("pk", "total")
         )
         now = timezone.now()
         today = today or timezone.localdate(now)

@@ -9,7 +9,7 @@ changes nothing that was already right."""
 import datetime as dt
 from collections.abc import Callable
 
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from billing.calendar import month_start
@@ -18,7 +18,10 @@ from billing.services.invoicing import invoices_finalize
 from billing.services.overdue import overdue_refresh
 from billing.services.rating import ChunkResult, rate_accounts_day, rate_accounts_month
 
-CHUNK_ACCOUNTS = 200
+# A chunk holds whole accounts (each account's invoices are refreshed once, by one chunk) and
+# about this many applications: what a chunk reads and holds in memory is bounded by it, not
+# by the number of applications or by the size of the largest customer's neighbours.
+CHUNK_APPLICATIONS = 1000
 
 Progress = Callable[[int, int], None]
 
@@ -27,17 +30,29 @@ def account_chunks(
     *,
     sdkappid: int | None = None,
     account_ids: list[int] | None = None,
-    size: int = CHUNK_ACCOUNTS,
+    size: int = CHUNK_APPLICATIONS,
 ) -> list[list[int]]:
     """Account ids with applications (all, one application's, or of the given accounts), in
-    chunks of ``size``."""
+    account order, grouped so that a chunk has at most ``size`` applications (an account
+    with more is a chunk of its own)."""
     applications = Application.objects.all()
     if sdkappid is not None:
         applications = applications.filter(sdkappid=sdkappid)
     if account_ids is not None:
-        applications = applications.filter(account_id__in=account_ids)
-    ids = sorted(set(applications.values_list("account_id", flat=True)))
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
+        applications = applications.filter(account_id__any=account_ids)
+    counts = applications.values_list("account_id").annotate(n=Count("pk")).order_by("account_id")
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    held = 0
+    for account_id, count in counts:
+        if current and held + count > size:
+            chunks.append(current)
+            current, held = [], 0
+        current.append(account_id)
+        held += count
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _application_filter(sdkappid: int | None) -> list[int] | None:
@@ -110,7 +125,7 @@ def bill_day(
 def invoices_to_finalize(month: dt.date, account_ids: list[int] | None = None) -> list[int]:
     invoices = Invoice.objects.filter(month=month_start(month), state=Invoice.State.DRAFT)
     if account_ids is not None:
-        invoices = invoices.filter(account_id__in=account_ids)
+        invoices = invoices.filter(account_id__any=account_ids)
     return list(invoices.order_by("account_id", "currency").values_list("pk", flat=True))
 
 

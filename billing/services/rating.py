@@ -27,7 +27,6 @@ from billing.models import (
     Charge,
     ChargeCoverage,
     Edition,
-    EditionPeriod,
     Invoice,
     Metric,
     PriceEntry,
@@ -41,10 +40,10 @@ from billing.rating.moderation import rate_moderation_day
 from billing.rating.trtc import rate_trtc_day, seconds_to_minutes
 from billing.rating.types import ChargeDraft, PackBalance, Price
 from billing.services.applications import (
+    PeriodRow,
     edition_periods_by_application,
     period_covering,
-    terms_renew,
-    terms_renew_due,
+    terms_renew_bulk,
 )
 from billing.services.bulk import insert_rows, update_rows, upsert_rows
 from billing.services.invoicing import invoices_mark_stale, invoices_refresh_deferred
@@ -91,7 +90,7 @@ class DayUsage:
 def aggregate_day(application_ids: list[int], day: dt.date) -> dict[int, DayUsage]:
     """Two GROUP BY queries over the day's events of the given applications."""
     usage: dict[int, DayUsage] = defaultdict(DayUsage)
-    events = UsageEvent.objects.filter(application_id__in=application_ids, billing_day=day)
+    events = UsageEvent.objects.filter(application_id__any=application_ids, billing_day=day)
     simple = (
         events.filter(
             metric__in=[*MODERATION_COUNT_METRICS, *TRTC_SIMPLE_METRICS, Metric.TRTC_VIDEO_SECONDS]
@@ -164,7 +163,7 @@ def _pack_balances(application_ids: list[int], day: dt.date) -> dict[tuple, list
     """Packs valid on ``day`` with what earlier days left of them, per (application, covers),
     each list in the order application, valid_until, id."""
     packs = ResourcePack.objects.filter(
-        application_id__in=application_ids, valid_from__lte=day, valid_until__gte=day
+        application_id__any=application_ids, valid_from__lte=day, valid_until__gte=day
     ).annotate(
         used=Sum("chargecoverage__units_used", filter=Q(chargecoverage__charge__day__lt=day))
     )
@@ -182,7 +181,7 @@ def _allowance_used(application_ids: list[int], day: dt.date) -> dict[int, Decim
     """Free allowance minutes used by the days of ``day``'s month before it."""
     rows = (
         ChargeCoverage.objects.filter(
-            charge__application_id__in=application_ids,
+            charge__application_id__any=application_ids,
             charge__day__gte=month_start(day),
             charge__day__lt=day,
             source=ChargeCoverage.Source.ALLOWANCE,
@@ -340,7 +339,7 @@ def charges_store(
         return 0
     existing: dict[int, dict[int, Charge]] = defaultdict(dict)
     stored = Charge.objects.filter(
-        application_id__in=list(drafts), day=day, period=period
+        application_id__any=list(drafts), day=day, period=period
     ).prefetch_related("coverages")
     for charge in stored:
         existing[charge.application_id][charge.item_id] = charge
@@ -373,9 +372,9 @@ def charges_store(
 
     replaced = [charge.pk for charge, _ in updated] + stale
     if replaced:
-        ChargeCoverage.objects.filter(charge_id__in=replaced).delete()
+        ChargeCoverage.objects.filter(charge_id__any=replaced).delete()
     if stale:
-        Charge.objects.filter(pk__in=stale).delete()
+        Charge.objects.filter(pk__any=stale).delete()
     changed_fields = [name for name in CHARGE_FIELDS if name not in UPSERT_KEY]
     update_rows(
         Charge,
@@ -398,12 +397,12 @@ def charges_store(
 def _entries_by_id(drafts: list[ChargeDraft]) -> dict[int, PriceEntry]:
     """The price entries (with their price book) the drafts were rated under."""
     ids = {draft.price_entry_id for draft in drafts}
-    return {e.pk: e for e in PriceEntry.objects.filter(pk__in=ids).select_related("price_book")}
+    return {e.pk: e for e in PriceEntry.objects.filter(pk__any=ids).select_related("price_book")}
 
 
 def _closed_months(account_ids: list[int]) -> set[tuple[int, dt.date]]:
     return set(
-        Invoice.objects.filter(account_id__in=account_ids)
+        Invoice.objects.filter(account_id__any=account_ids)
         .exclude(state=Invoice.State.DRAFT)
         .values_list("account_id", "month")
     )
@@ -434,12 +433,12 @@ def rate_accounts_day(
     catalog = _Catalog()
     with transaction.atomic(), invoices_refresh_deferred():
         applications = (
-            Application.objects.filter(account_id__in=account_ids)
+            Application.objects.filter(account_id__any=account_ids)
             .exclude(status=Application.Status.CLOSED)
             .order_by("pk")
         )
         if application_ids is not None:
-            applications = applications.filter(pk__in=application_ids)
+            applications = applications.filter(pk__any=application_ids)
         applications = list(applications)
         periods = edition_periods_by_application([app.pk for app in applications])
         # Only applications that existed on the day (an edition period has started).
@@ -450,8 +449,7 @@ def rate_accounts_day(
         result.applications = len(applications)
         rated = [app for app in applications if (app.account_id, month_start(day)) not in closed]
         result.skipped_closed = len(applications) - len(rated)
-        for application in terms_renew_due(applications=rated, day=day, periods=periods):
-            terms_renew(application=application, day=day)
+        terms_renew_bulk(applications=rated, day=day, periods=periods)
         days = _days_to_rate(rated, day, closed)
         one_day = [app for app in rated if days[app.pk] == [day]]
         usage = aggregate_day([app.pk for app in one_day], day)
@@ -479,14 +477,14 @@ def _days_to_rate(
     ids = [app.pk for app in applications]
     stale: dict[int, list[dt.date]] = defaultdict(list)
     for application_id, stale_day in RatedDay.objects.filter(
-        application_id__in=ids, state=RatedDay.State.STALE
+        application_id__any=ids, state=RatedDay.State.STALE
     ).values_list("application_id", "day"):
         stale[application_id].append(stale_day)
     starts = {app.pk: min([day, *stale[app.pk]]) for app in applications}
     later: dict[int, list[dt.date]] = defaultdict(list)
     if applications:
         for application_id, rated_day in RatedDay.objects.filter(
-            application_id__in=ids, day__gt=min(starts.values())
+            application_id__any=ids, day__gt=min(starts.values())
         ).values_list("application_id", "day"):
             if rated_day > starts[application_id]:
                 later[application_id].append(rated_day)
@@ -530,13 +528,13 @@ def month_measures(
     application_ids: list[int],
     first: dt.date,
     last: dt.date,
-    periods: dict[int, list[EditionPeriod]] | None = None,
+    periods: dict[int, list[PeriodRow]] | None = None,
 ) -> dict[int, list[DayMeasure]]:
     """Per application: DAU (distinct users) and peak group count per day, with that day's
     edition, in one GROUP BY."""
     rows = (
         UsageEvent.objects.filter(
-            application_id__in=application_ids,
+            application_id__any=application_ids,
             billing_day__range=(first, last),
             metric__in=[Metric.IM_LOGIN, Metric.IM_GROUP_COUNT],
         )
@@ -624,7 +622,7 @@ def _postpaid_subscriptions(
     found: dict[int, list[AddOnSubscription]] = {pk: [] for pk in application_ids}
     subscriptions = (
         AddOnSubscription.objects.filter(
-            application_id__in=application_ids,
+            application_id__any=application_ids,
             addon__billing=AddOn.Billing.POSTPAID,
             starts_on__lte=last,
         )
@@ -669,7 +667,7 @@ def rate_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResul
     last = month_end(first)
     with transaction.atomic(), invoices_refresh_deferred():
         closed = _closed_months(account_ids)
-        applications = list(Application.objects.filter(account_id__in=account_ids).order_by("pk"))
+        applications = list(Application.objects.filter(account_id__any=account_ids).order_by("pk"))
         periods = edition_periods_by_application([app.pk for app in applications])
         rated = []
         for application in applications:
@@ -681,8 +679,7 @@ def rate_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResul
             result.applications += 1
             rated.append(application)
         # Terms due in the month are on its invoice even if a daily run was missed.
-        for application in terms_renew_due(applications=rated, day=last, periods=periods):
-            terms_renew(application=application, day=last)
+        terms_renew_bulk(applications=rated, day=last, periods=periods)
         ids = [app.pk for app in rated]
         measures = month_measures(ids, first, last, periods)
         subscriptions = _postpaid_subscriptions(ids, first, last)
