@@ -7,6 +7,7 @@ of the month in which their term starts (``billing.services.invoicing``)."""
 import datetime as dt
 import random
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -326,8 +327,7 @@ def terms_renew(*, application: Application, day: dt.date, actor=None) -> list[P
     return created
 
 
-@dataclass(frozen=True)
-class PeriodRow:
+class PeriodRow(NamedTuple):
     """An edition period as the bulk jobs read it (what ``period_covering`` and the renewal
     check need, without a model instance per row)."""
 

@@ -66,7 +66,7 @@ def _line_specs_bulk(
         packs = packs.filter(currency__in=currencies)
 
     usage = (
-        charges.values(
+        charges.values_list(
             "application__account_id",
             "currency",
             "application_id",
@@ -82,25 +82,25 @@ def _line_specs_bulk(
         .annotate(quantity=Sum("billable_quantity"), exact_amount=Sum("amount"))
         .order_by("application__sdkappid", "item__sort_order", "item_id", "unit_price")
     )
-    for row in usage:
-        currency = row["currency"]
-        per = row["per_quantity"]
-        price = f"{row['unit_price'].normalize():f} {currency} per "
-        price += _units(per, row["item__unit"]) if per != 1 else row["item__unit"]
-        specs[(row["application__account_id"], currency)].append(
+    for (
+        account_id, currency, application_id, sdkappid, app_name, item_id, item_name, unit,
+        sort_order, unit_price, per, quantity, exact_amount,
+    ) in usage:  # fmt: skip
+        price = f"{unit_price.normalize():f} {currency} per "
+        price += _units(per, unit) if per != 1 else unit
+        specs[(account_id, currency)].append(
             {
                 "kind": Kind.USAGE,
-                "application_id": row["application_id"],
-                "item_id": row["item_id"],
+                "application_id": application_id,
+                "item_id": item_id,
                 "description": (
-                    f"{row['item__name']}, {row['application__name']} "
-                    f"({row['application__sdkappid']}): "
-                    f"{_units(row['quantity'], row['item__unit'])} billable at {price}"
+                    f"{item_name}, {app_name} ({sdkappid}): "
+                    f"{_units(quantity, unit)} billable at {price}"
                 ),
-                "quantity": row["quantity"],
-                "unit_price": row["unit_price"],
-                "exact_amount": row["exact_amount"],
-                "sort_key": f"{row['application__sdkappid']}-2-{row['item__sort_order']:04d}",
+                "quantity": quantity,
+                "unit_price": unit_price,
+                "exact_amount": exact_amount,
+                "sort_key": f"{sdkappid}-2-{sort_order:04d}",
             }
         )
 
@@ -199,6 +199,8 @@ LINE_FIELDS = (
     "sort_key",
 )
 
+AMOUNT_AT = LINE_FIELDS.index("amount")
+
 InvoiceKey = tuple[int, str, dt.date]  # (account id, currency, first day of the month)
 
 
@@ -256,7 +258,7 @@ def _invoices_refresh_month(
     for row in stored.values_list("invoice_id", "adjustment_id", *LINE_FIELDS):
         invoice_id, adjustment_id, *values = row
         if values[0] == Kind.ADJUSTMENT:
-            adjustments[invoice_id] += values[LINE_FIELDS.index("amount")]
+            adjustments[invoice_id] += values[AMOUNT_AT]
         else:
             current[invoice_id].append(tuple(values))
 
@@ -267,16 +269,25 @@ def _invoices_refresh_month(
     for key, invoice in drafts.items():
         currency = key[1]
         lines = [
-            tuple(
-                round_money(spec["exact_amount"], currency) if name == "amount" else spec.get(name)
-                for name in LINE_FIELDS
+            (
+                spec["kind"],
+                spec["application_id"],
+                spec["item_id"],
+                spec["description"],
+                spec["quantity"],
+                spec["unit_price"],
+                spec["exact_amount"],
+                round_money(spec["exact_amount"], currency),
+                spec.get("term_id"),
+                spec.get("pack_id"),
+                spec["sort_key"],
             )
             for spec in specs.get(key, [])
         ]
         if lines != current.get(invoice.pk, []):
             rewrite.append(invoice.pk)
             new_lines += [(invoice.pk, *line) for line in lines]
-        total = sum((line[LINE_FIELDS.index("amount")] for line in lines), ZERO)
+        total = sum((line[AMOUNT_AT] for line in lines), ZERO)
         total += adjustments.get(invoice.pk, ZERO)
         if invoice.total != total:
             invoice.total = total

@@ -95,30 +95,28 @@ def aggregate_day(application_ids: list[int], day: dt.date) -> dict[int, DayUsag
         events.filter(
             metric__in=[*MODERATION_COUNT_METRICS, *TRTC_SIMPLE_METRICS, Metric.TRTC_VIDEO_SECONDS]
         )
-        .values("application_id", "metric", "dimension")
+        .values_list("application_id", "metric", "dimension")
         .annotate(total=Sum("value"))
         .order_by()
     )
-    for row in simple:
-        day_usage = usage[row["application_id"]]
-        metric = row["metric"]
+    for application_id, metric, dimension, total in simple:
+        day_usage = usage[application_id]
         if metric in MODERATION_COUNT_METRICS:
-            day_usage.moderation_counts[MODERATION_COUNT_METRICS[metric]] = row["total"]
+            day_usage.moderation_counts[MODERATION_COUNT_METRICS[metric]] = total
         elif metric == Metric.TRTC_VIDEO_SECONDS:
-            day_usage.trtc_seconds[f"trtc.video.{row['dimension']}"] = row["total"]
+            day_usage.trtc_seconds[f"trtc.video.{dimension}"] = total
         else:
-            day_usage.trtc_seconds[TRTC_SIMPLE_METRICS[metric]] = row["total"]
+            day_usage.trtc_seconds[TRTC_SIMPLE_METRICS[metric]] = total
     # SPEC 4.4: audio and video seconds are added up per clock hour of the billing time zone.
     timed = (
         events.filter(metric__in=list(MODERATION_TIMED_METRICS))
         .annotate(hour=ExtractHour("timestamp", tzinfo=billing_tz()))
-        .values("application_id", "metric", "hour")
+        .values_list("application_id", "metric", "hour")
         .annotate(seconds=Sum("value"))
         .order_by()
     )
-    for row in timed:
-        kind = MODERATION_TIMED_METRICS[row["metric"]]
-        usage[row["application_id"]].moderation_seconds[kind][row["hour"]] = row["seconds"]
+    for application_id, metric, hour, seconds in timed:
+        usage[application_id].moderation_seconds[MODERATION_TIMED_METRICS[metric]][hour] = seconds
     return usage
 
 
@@ -137,6 +135,8 @@ class _Catalog:
 
     def __init__(self):
         self._entries: dict[tuple[str, dt.date], dict[str, PriceEntry]] = {}
+        self._prices: dict[tuple[str, dt.date], dict[str, Price]] = {}
+        self._currencies: dict[tuple[str, dt.date], dict[str, str]] = {}
         self.items = {item.code: item for item in BillableItem.objects.all()}
         self.editions = {edition.pk: edition for edition in Edition.objects.all()}
 
@@ -146,7 +146,21 @@ class _Catalog:
             self._entries[key] = price_entries_in_force(
                 item_codes=self.items.keys(), region=region, day=day
             )
+            entries = self._entries[key]
+            self._prices[key] = {code: _price(entry) for code, entry in entries.items()}
+            self._currencies[key] = {
+                code: entry.price_book.currency for code, entry in entries.items()
+            }
         return self._entries[key]
+
+    def prices(self, region: str, day: dt.date) -> dict[str, Price]:
+        """The entries in force as the pure rules take them, built once per region and day."""
+        self.entries(region, day)
+        return self._prices[(region, day)]
+
+    def currencies(self, region: str, day: dt.date) -> dict[str, str]:
+        self.entries(region, day)
+        return self._currencies[(region, day)]
 
 
 @dataclass
@@ -203,10 +217,10 @@ def day_inputs(application_ids: list[int], day: dt.date) -> dict[int, DayInputs]
     return inputs
 
 
-def _allowance_left(entry: PriceEntry | None, used: Decimal) -> Decimal:
-    if entry is None:
+def _allowance_left(price: Price | None, used: Decimal) -> Decimal:
+    if price is None:
         return ZERO
-    return max(ZERO, (entry.included_quantity or ZERO) - used)
+    return max(ZERO, (price.included_quantity or ZERO) - used)
 
 
 def rate_day_drafts(
@@ -220,18 +234,17 @@ def rate_day_drafts(
     for the application when not given."""
     if inputs is None:
         inputs = day_inputs([application.pk], day)[application.pk]
-    entries = catalog.entries(application.region, day)
-    currency_of = {code: entry.price_book.currency for code, entry in entries.items()}
+    prices = catalog.prices(application.region, day)
+    currency_of = catalog.currencies(application.region, day)
     drafts: list[ChargeDraft] = []
     if usage.moderation_counts or any(usage.moderation_seconds.values()):
-        unit = entries[MODERATION_UNIT_ITEM]
         mod_drafts, _ = rate_moderation_day(
             text_count=usage.moderation_counts.get("text", ZERO),
             image_count=usage.moderation_counts.get("image", ZERO),
             audio_seconds_by_hour=usage.moderation_seconds["audio"],
             video_seconds_by_hour=usage.moderation_seconds["video"],
-            ratios={kind: _price(entries[code]) for kind, code in MODERATION_ITEMS.items()},
-            unit_price=_price(unit),
+            ratios={kind: prices[code] for kind, code in MODERATION_ITEMS.items()},
+            unit_price=prices[MODERATION_UNIT_ITEM],
             packs=inputs.packs.get(BillableItem.Covers.MODERATION_UNITS, []),
             item_codes=MODERATION_ITEMS,
             currency=currency_of[MODERATION_UNIT_ITEM],
@@ -252,8 +265,8 @@ def rate_day_drafts(
         ]
         trtc_drafts, _, _ = rate_trtc_day(
             minutes_by_item=minutes,
-            prices={code: _price(entries[code]) for code in minutes},
-            allowance_left=_allowance_left(entries.get(ALLOWANCE_ITEM), inputs.allowance_used),
+            prices={code: prices[code] for code in minutes},
+            allowance_left=_allowance_left(prices.get(ALLOWANCE_ITEM), inputs.allowance_used),
             allowance_items=allowance_items,
             packs=inputs.packs.get(BillableItem.Covers.CALL_MINUTES, []),
             currency=currency_of[next(iter(minutes))],
