@@ -5,11 +5,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from billing.calendar import billing_today, month_start
-from billing.models import Adjustment, Application, Currency
-from billing.money import round_money
+from billing.models import Adjustment, Application, CreditNote, Currency, Invoice, Payment
+from billing.money import ZERO, round_money
 
 
 def applications_for_user(*, user) -> QuerySet[Application]:
@@ -82,3 +82,37 @@ def month_to_date(*, account_id: int, today: dt.date | None = None) -> list[Mont
         total = sum((line["amount"] for line in currency_lines), Decimal(0))
         result.append(MonthToDate(currency, month, currency_lines, total))
     return result
+
+
+def invoice_credited(invoice: Invoice) -> Decimal:
+    """The sum of the credit notes issued against an invoice."""
+    return invoice.credit_notes.aggregate(s=Sum("amount"))["s"] or ZERO
+
+
+def invoice_amount_due(invoice: Invoice) -> Decimal:
+    """What the customer still owes on an issued invoice: its total less credit notes and
+    payments made against it (never below zero; an overpayment credits the balance). A draft
+    or a void invoice is not due."""
+    if invoice.state in (Invoice.State.DRAFT, Invoice.State.VOID):
+        return ZERO
+    paid = invoice.payments.aggregate(s=Sum("amount"))["s"] or ZERO
+    return max(ZERO, invoice.total - invoice_credited(invoice) - paid)
+
+
+def account_balances(*, account_id: int) -> dict[str, Decimal]:
+    """Per currency: payments plus credit notes minus what was invoiced (issued invoices,
+    void ones excluded). Negative means the customer owes that much; positive is a credit."""
+    balances: dict[str, Decimal] = {}
+    issued = Invoice.objects.filter(
+        account_id=account_id, state__in=[Invoice.State.FINALIZED, Invoice.State.PAID]
+    )
+    for currency, total in issued.values_list("currency").annotate(s=Sum("total")):
+        balances[currency] = balances.get(currency, ZERO) - total
+    for model, filters in (
+        (Payment, {"account_id": account_id}),
+        (CreditNote, {"invoice__account_id": account_id}),
+    ):
+        rows = model.objects.filter(**filters).values_list("currency").annotate(s=Sum("amount"))
+        for currency, amount in rows:
+            balances[currency] = balances.get(currency, ZERO) + amount
+    return {currency: balances[currency] for currency in sorted(balances)}
