@@ -116,3 +116,57 @@ def account_balances(*, account_id: int) -> dict[str, Decimal]:
         for currency, amount in rows:
             balances[currency] = balances.get(currency, ZERO) + amount
     return {currency: balances[currency] for currency in sorted(balances)}
+
+
+# Which metrics (and which dimension) each billable item is rated from (SPEC 4, 7).
+_ITEM_METRICS: dict[str, tuple[list[str], str | None]] = {
+    "im.moderation.unit": (
+        [
+            "im.moderation.text",
+            "im.moderation.image",
+            "im.moderation.audio_seconds",
+            "im.moderation.video_seconds",
+        ],
+        None,
+    ),
+    "trtc.audio": (["trtc.audio_seconds"], None),
+    "trtc.ai": (["trtc.ai_seconds"], None),
+    "trtc.stt": (["trtc.stt_seconds"], None),
+}
+
+
+def charge_usage_aggregate(charge) -> list[dict]:
+    """The usage events behind a charge, aggregated as the job aggregated them: per metric and
+    dimension, the number of events, the sum of their values and the distinct users. A daily
+    charge reads its day; a monthly one (IM overage) its whole month."""
+    from django.db.models import Count
+
+    from billing.calendar import month_end
+    from billing.models import Charge, UsageEvent
+
+    code = charge.item.code
+    if code.startswith("trtc.video."):
+        metrics, dimension = ["trtc.video_seconds"], code.removeprefix("trtc.video.")
+    elif code.startswith("im.overage.dau."):
+        metrics, dimension = ["im.login"], None
+    elif code.startswith("im.overage.groups."):
+        metrics, dimension = ["im.group_count"], None
+    else:
+        metrics, dimension = _ITEM_METRICS.get(code, ([], None))
+    if not metrics:
+        return []
+    events = UsageEvent.objects.filter(application_id=charge.application_id, metric__in=metrics)
+    if charge.period == Charge.Period.MONTH:
+        events = events.filter(billing_day__range=(charge.day, month_end(charge.day)))
+    else:
+        events = events.filter(billing_day=charge.day)
+    if dimension is not None:
+        events = events.filter(dimension=dimension)
+    # A login's dimension is its user: counted distinct, not grouped by.
+    group = ["metric"] if metrics == ["im.login"] else ["metric", "dimension"]
+    rows = (
+        events.values(*group)
+        .annotate(events=Count("id"), total=Sum("value"), users=Count("dimension", distinct=True))
+        .order_by(*group)
+    )
+    return [{"dimension": "", **row} for row in rows]
