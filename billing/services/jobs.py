@@ -88,13 +88,15 @@ def invoices_to_finalize(month: dt.date, account_ids: list[int] | None = None) -
 
 
 def close_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResult:
-    """Monthly items, then finalization, for a chunk of accounts."""
-    result = rate_accounts_month(account_ids=account_ids, month=month)
-    for invoice_id in invoices_to_finalize(month, account_ids):
-        with transaction.atomic():
+    """Stale days, monthly items, then finalization, for a chunk of accounts, in one
+    transaction that holds the applications' locks (billing.locks): no event slips in between
+    the last rating and the freeze, and a crash gives the chunk's invoice numbers back."""
+    with transaction.atomic():
+        result = rate_accounts_month(account_ids=account_ids, month=month)
+        for invoice_id in invoices_to_finalize(month, account_ids):
             invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
             if invoice.is_draft:
-                invoice_finalize(invoice=invoice)
+                invoice_finalize(invoice=invoice, usage_locked=True)
     return result
 
 
