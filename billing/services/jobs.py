@@ -9,6 +9,7 @@ changes nothing that was already right."""
 import datetime as dt
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,13 +19,12 @@ from billing.services.invoicing import invoice_finalize
 from billing.services.overdue import overdue_refresh
 from billing.services.rating import ChunkResult, rate_accounts_day, rate_accounts_month
 
-CHUNK_ACCOUNTS = 200
-
 Progress = Callable[[int, int], None]
 
 
-def account_chunks(*, sdkappid: int | None = None, size: int = CHUNK_ACCOUNTS) -> list[list[int]]:
-    """Account ids with applications, in chunks of ``size``."""
+def account_chunks(*, sdkappid: int | None = None, size: int | None = None) -> list[list[int]]:
+    """Account ids with applications, in chunks of ``size`` (BILLING_CHUNK_ACCOUNTS)."""
+    size = size or settings.BILLING_CHUNK_ACCOUNTS
     applications = Application.objects.all()
     if sdkappid is not None:
         applications = applications.filter(sdkappid=sdkappid)
