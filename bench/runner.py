@@ -337,7 +337,7 @@ class Bench:
         drafts = Invoice.objects.filter(month=month, state=Invoice.State.DRAFT).count()
         with CeleryWorker(2, self.work / "celery.log", self.env):
             started = time.monotonic()
-            chord_id = tasks.close_month.delay(str(month)).get(timeout=JOB_TIMEOUT)
+            chord_id = tasks.close_month_fan_out.delay(str(month)).get(timeout=JOB_TIMEOUT)
             totals = AsyncResult(chord_id).get(timeout=JOB_TIMEOUT)
             seconds = time.monotonic() - started
         finalized = totals.get("invoices_finalized", 0)

@@ -20,13 +20,16 @@ from accounts.models import Account
 from billing.audit import audit_record_build, audit_records_create
 from billing.calendar import month_end, month_start
 from billing.errors import BillingError
+from billing.locks import applications_lock
 from billing.models import (
+    Application,
     Charge,
     Currency,
     DocumentSequence,
     Invoice,
     InvoiceLine,
     PrepaidTerm,
+    RatedDay,
     ResourcePack,
 )
 from billing.money import ZERO, round_money
@@ -348,6 +351,23 @@ def month_is_closed(*, account_id: int, day: dt.date) -> bool:
     )
 
 
+def _rate_stale_usage(account_id: int, month: dt.date) -> None:
+    """Under the account's application locks, rate the month's days late events made stale,
+    so that what is frozen includes every event accepted before it."""
+    from billing.services.rating import _Catalog, _closed_months, rate_stale_days_of
+
+    applications = list(Application.objects.filter(account_id=account_id).order_by("pk"))
+    applications_lock(app.pk for app in applications)
+    stale = RatedDay.objects.filter(
+        application__account_id=account_id,
+        state=RatedDay.State.STALE,
+        day__range=(month_start(month), month_end(month)),
+    )
+    if stale.exists():
+        catalog, closed = _Catalog(), _closed_months([account_id])
+        rate_stale_days_of(applications, month, catalog, closed)
+
+
 def _next_numbers(kind: str, prefix: str, year: int, count: int) -> list[str]:
     """The next ``count`` gapless numbers of the year, under a row lock held until commit."""
     if count == 0:
@@ -373,9 +393,13 @@ def _billing_snapshot(account: Account) -> dict:
     }
 
 
-def invoice_finalize(*, invoice: Invoice, actor=None, today: dt.date | None = None) -> Invoice:
-    """Freeze a draft (SPEC 6): refresh its lines a last time, issue the next number of the
-    year, store the total, the due date and a snapshot of the billing details."""
+def invoice_finalize(
+    *, invoice: Invoice, actor=None, today: dt.date | None = None, usage_locked: bool = False
+) -> Invoice:
+    """Freeze a draft (SPEC 6): rate the month's stale days (late events), refresh its lines a
+    last time, issue the next number of the year, store the total, the due date and a snapshot
+    of the billing details. ``usage_locked``: the caller holds the account's application
+    locks and has rated the stale days already (the monthly close)."""
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
         if not invoice.is_draft:
@@ -384,18 +408,26 @@ def invoice_finalize(*, invoice: Invoice, actor=None, today: dt.date | None = No
                 code="not_draft",
                 field="state",
             )
-        [finalized] = invoices_finalize(invoice_ids=[invoice.pk], actor=actor, today=today)
+        [finalized] = invoices_finalize(
+            invoice_ids=[invoice.pk], actor=actor, today=today, usage_locked=usage_locked
+        )
         return finalized
 
 
 def invoices_finalize(
-    *, invoice_ids: Iterable[int], actor=None, today: dt.date | None = None
+    *,
+    invoice_ids: Iterable[int],
+    actor=None,
+    today: dt.date | None = None,
+    usage_locked: bool = False,
 ) -> list[Invoice]:
     """Finalize the drafts among ``invoice_ids`` together (the monthly close of a chunk of
-    accounts): lock them, refresh their lines, issue consecutive numbers in (account,
-    currency) order, freeze totals, due dates and billing snapshots, and write one audit
-    record each. Invoices that are no longer drafts are left alone. The sequence row is
-    locked last, so parallel chunks wait for each other only while they commit."""
+    accounts): lock them, rate their months' stale days (unless ``usage_locked``: the caller
+    holds the applications' locks and rated them), refresh their lines, issue consecutive
+    numbers in (account, currency) order, freeze totals, due dates and billing snapshots, and
+    write one audit record each. Invoices that are no longer drafts are left alone. The
+    sequence row is locked last, so parallel chunks wait for each other only while they
+    commit."""
     with transaction.atomic():
         locked = (
             Invoice.objects.select_for_update()
@@ -406,6 +438,9 @@ def invoices_finalize(
         drafts = [invoice for invoice in locked if invoice.is_draft]
         if not drafts:
             return []
+        if not usage_locked:
+            for account_id, month in sorted({(i.account_id, i.month) for i in drafts}):
+                _rate_stale_usage(account_id, month)
         invoices_refresh([(i.account_id, i.currency, i.month) for i in drafts])
         totals = dict(
             Invoice.objects.filter(pk__any=[i.pk for i in drafts]).values_list("pk", "total")

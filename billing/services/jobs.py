@@ -9,6 +9,8 @@ changes nothing that was already right."""
 import datetime as dt
 from collections.abc import Callable
 
+from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
@@ -18,11 +20,6 @@ from billing.services.invoicing import invoices_finalize
 from billing.services.overdue import overdue_refresh
 from billing.services.rating import ChunkResult, rate_accounts_day, rate_accounts_month
 
-# A chunk holds whole accounts (each account's invoices are refreshed once, by one chunk) and
-# about this many applications: what a chunk reads and holds in memory is bounded by it, not
-# by the number of applications or by the size of the largest customer's neighbours.
-CHUNK_APPLICATIONS = 1000
-
 Progress = Callable[[int, int], None]
 
 
@@ -30,11 +27,17 @@ def account_chunks(
     *,
     sdkappid: int | None = None,
     account_ids: list[int] | None = None,
-    size: int = CHUNK_APPLICATIONS,
+    size: int | None = None,
+    applications_per_chunk: int | None = None,
 ) -> list[list[int]]:
     """Account ids with applications (all, one application's, or of the given accounts), in
-    account order, grouped so that a chunk has at most ``size`` applications (an account
-    with more is a chunk of its own)."""
+    account order, in chunks of at most ``size`` accounts (BILLING_CHUNK_ACCOUNTS) and about
+    ``applications_per_chunk`` applications (BILLING_CHUNK_APPLICATIONS; an account with more
+    is a chunk of its own). A chunk holds whole accounts, so each account's invoices are
+    refreshed once, by one chunk; the application bound keeps what a chunk reads and holds in
+    memory the same however large the customers around it are."""
+    size = size or settings.BILLING_CHUNK_ACCOUNTS
+    applications_per_chunk = applications_per_chunk or settings.BILLING_CHUNK_APPLICATIONS
     applications = Application.objects.all()
     if sdkappid is not None:
         applications = applications.filter(sdkappid=sdkappid)
@@ -45,7 +48,7 @@ def account_chunks(
     current: list[int] = []
     held = 0
     for account_id, count in counts:
-        if current and held + count > size:
+        if current and (len(current) >= size or held + count > applications_per_chunk):
             chunks.append(current)
             current, held = [], 0
         current.append(account_id)
@@ -130,11 +133,16 @@ def invoices_to_finalize(month: dt.date, account_ids: list[int] | None = None) -
 
 
 def close_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResult:
-    """Monthly items, then finalization of the chunk's drafts (together, with consecutive
-    numbers), for a chunk of accounts."""
-    result = rate_accounts_month(account_ids=account_ids, month=month)
-    finalized = invoices_finalize(invoice_ids=invoices_to_finalize(month, account_ids))
-    result.invoices_finalized = len(finalized)
+    """Stale days, monthly items, then finalization of the chunk's drafts (together, with
+    consecutive numbers), for a chunk of accounts, in one transaction that holds the
+    applications' locks (billing.locks): no event slips in between the last rating and the
+    freeze, and a crash gives the chunk's invoice numbers back."""
+    with transaction.atomic():
+        result = rate_accounts_month(account_ids=account_ids, month=month)
+        finalized = invoices_finalize(
+            invoice_ids=invoices_to_finalize(month, account_ids), usage_locked=True
+        )
+        result.invoices_finalized = len(finalized)
     return result
 
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import ExtractHour
 from django.utils import timezone
 
 from billing.calendar import billing_tz, days_in_month, month_end, month_start
 from billing.catalog import price_entries_in_force
+from billing.locks import applications_lock
 from billing.models import (
     AddOn,
     AddOnSubscription,
@@ -458,6 +459,7 @@ def rate_accounts_day(
         applications = [
             app for app in applications if any(p.starts_on <= day for p in periods[app.pk])
         ]
+        applications_lock(app.pk for app in applications)  # ingestion waits (billing.locks)
         closed = _closed_months(account_ids)
         result.applications = len(applications)
         rated = [app for app in applications if (app.account_id, month_start(day)) not in closed]
@@ -509,6 +511,38 @@ def _days_to_rate(
         )
         for app in applications
     }
+
+
+def rate_stale_days(application: Application, month: dt.date, catalog: _Catalog, closed) -> int:
+    """Rate again the stale days of ``month`` (late events) and the rated days after them.
+    Returns the number of days rated; 0 (one query) when nothing is stale."""
+    return rate_stale_days_of([application], month, catalog, closed)
+
+
+def rate_stale_days_of(
+    applications: list[Application], month: dt.date, catalog: _Catalog, closed
+) -> int:
+    """``rate_stale_days`` for many applications: one query finds which have stale days of
+    ``month``; those are rated from their first stale day, day by day in order."""
+    first_stale = dict(
+        RatedDay.objects.filter(
+            application_id__any=[app.pk for app in applications],
+            state=RatedDay.State.STALE,
+            day__range=(month_start(month), month_end(month)),
+        )
+        .values_list("application_id")
+        .annotate(first=Min("day"))
+        .order_by()
+    )
+    rated = 0
+    for application in applications:
+        if application.pk not in first_stale:
+            continue
+        days = _days_to_rate([application], first_stale[application.pk], closed)[application.pk]
+        for day in days:
+            _rate_and_store([application], day, aggregate_day([application.pk], day), catalog)
+        rated += len(days)
+    return rated
 
 
 def _rate_and_store(
@@ -681,6 +715,7 @@ def rate_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResul
     with transaction.atomic(), invoices_refresh_deferred():
         closed = _closed_months(account_ids)
         applications = list(Application.objects.filter(account_id__any=account_ids).order_by("pk"))
+        applications_lock(app.pk for app in applications)  # ingestion waits (billing.locks)
         periods = edition_periods_by_application([app.pk for app in applications])
         rated = []
         for application in applications:
@@ -691,6 +726,8 @@ def rate_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResul
                 continue
             result.applications += 1
             rated.append(application)
+        # Late events since the last daily run: their days are rated before the close.
+        result.days_rated += rate_stale_days_of(rated, first, catalog, closed)
         # Terms due in the month are on its invoice even if a daily run was missed.
         terms_renew_bulk(applications=rated, day=last, periods=periods)
         ids = [app.pk for app in rated]
