@@ -311,6 +311,14 @@ def invoice_refresh(*, account_id: int, currency: str, month: dt.date) -> Invoic
     return invoices_refresh([key])[key]
 
 
+def _invoice_total_update(invoice: Invoice) -> None:
+    """Set a draft's total to the sum of its lines (after a line was added by hand)."""
+    total = invoice.lines.aggregate(total=Sum("amount"))["total"] or ZERO
+    if invoice.total != total:
+        invoice.total = total
+        invoice.save(update_fields=["total", "updated_at"])
+
+
 _deferred: ContextVar[set[InvoiceKey] | None] = ContextVar("invoices_deferred", default=None)
 
 
