@@ -44,7 +44,9 @@ def insert_rows(
             new_ids = [row[0] for row in cursor.fetchall()]
             columns = ["id", *columns]
         sql = f"COPY {connection.ops.quote_name(table)} ({', '.join(columns)}) FROM STDIN"
-        with cursor.cursor.copy(sql) as copy:
+        # COPY runs on psycopg's own cursor: its errors are raised as Django's (a dropped
+        # connection is an OperationalError the tasks retry).
+        with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
             for index, row in enumerate(rows):
                 values = list(row)
                 for at in json_at:
