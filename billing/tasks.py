@@ -6,11 +6,12 @@ Beat (settings.CELERY_BEAT_SCHEDULE) runs ``bill_previous_day`` at 00:30 and
 import datetime as dt
 
 from celery import chord, group, shared_task
+from django.db import IntegrityError, OperationalError
 
 from billing.calendar import billing_today, month_start
 from billing.services import jobs
 from billing.services.overdue import overdue_refresh
-from billing.services.rating import rate_accounts_day
+from billing.services.rating import rate_accounts_day, stale_days_rerate
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -48,3 +49,15 @@ def close_previous_month():
     previous = month_start(month_start(billing_today()) - dt.timedelta(days=1))
     run = jobs.close_month(month=previous)
     return run.summary
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OSError, IntegrityError, OperationalError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def rerate_stale_days(application_ids: list[int]) -> dict:
+    """Late events made rated days stale (enqueued by the API after the events commit): rate
+    them again now. A retry after a clash with the daily job is harmless (idempotent)."""
+    return vars(stale_days_rerate(application_ids=application_ids))
