@@ -2,6 +2,7 @@
 
 from django import forms
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema_field
 
 from billing.calendar import parse_month
 from billing.models import Charge, Currency, Invoice, InvoiceState, Metric, UsageEvent
@@ -20,10 +21,12 @@ class MonthFormField(forms.CharField):
             raise forms.ValidationError(str(exc), code="invalid") from None
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2025-03"})
 class MonthFilter(filters.Filter):
     field_class = MonthFormField
 
 
+@extend_schema_field({"type": "integer", "minimum": 1})
 class IdFilter(filters.NumberFilter):
     field_class = forms.IntegerField
 

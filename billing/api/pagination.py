@@ -30,6 +30,17 @@ class ApiCursorPagination(CursorPagination):
             )
         return int(raw)
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = f"Page size, 1 to {self.max_page_size} (default "
+                parameter["description"] += f"{self.page_size})."
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+            else:
+                parameter["description"] = "The `next` or `previous` link of a page sets it."
+        return parameters
+
     def get_ordering(self, request, queryset, view):
         return getattr(view, "cursor_ordering", None) or self.ordering
 

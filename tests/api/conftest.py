@@ -106,3 +106,17 @@ def errors_of(response) -> list[dict]:
 
 def utc(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+# The billing day the application tests run on: services date purchases "today".
+TODAY = dt.date(2025, 3, 15)
+
+
+@pytest.fixture
+def today(monkeypatch):
+    """Freeze the clock at noon on 15 Mar 2025 in the billing time zone (SPEC 3)."""
+    from zoneinfo import ZoneInfo
+
+    moment = dt.datetime(2025, 3, 15, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    monkeypatch.setattr(timezone, "now", lambda: moment)
+    return TODAY
