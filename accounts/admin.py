@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from accounts.models import Account, ApiKey, Membership
+from accounts.throttling import ThrottledAdminAuthenticationForm
 
 
 class MembershipInline(admin.TabularInline):
@@ -38,3 +39,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # keys are created by create_api_key or the portal, shown once
+
+
+# The admin's login form counts failures and locks out like the portal's (issue 4, issue 5).
+admin.site.login_form = ThrottledAdminAuthenticationForm
