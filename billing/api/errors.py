@@ -5,7 +5,8 @@
 ``field`` is the request field at fault (dotted for nested fields, ``events[3].value`` style
 for lists; null when the error is about the request as a whole). The usage endpoint adds the
 ``index`` of the event in the batch. Services raise ``BillingError(message, code, field)``;
-it becomes a 400 (409 for ``period_closed``: the month's invoice is already final)."""
+it becomes a 400, or a 409 when the state of an invoice refuses it (``period_closed``: the
+month's invoice is final; ``invalid_state``: e.g. an adjustment on an issued invoice)."""
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
@@ -16,8 +17,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from accounts.services import AccountError
 from billing.errors import BillingError
 
-# Refusals that depend on the state of what is stored, not on the request's shape.
-CONFLICT_CODES = frozenset({"period_closed"})
+# Refusals by the state of an invoice or its month, not by the request's content: 409.
+CONFLICT_CODES = frozenset({"period_closed", "invalid_state", "not_draft", "has_payments"})
 
 
 def error(field: str | None, code: str, message: str) -> dict:

@@ -20,10 +20,12 @@ from billing.models import (
     AddOnSubscription,
     Application,
     Charge,
+    CreditNote,
     EditionPeriod,
     Invoice,
     InvoiceLine,
     Metric,
+    Payment,
     ResourcePack,
     UsageEvent,
 )
@@ -45,7 +47,12 @@ def invoice_by_reference(*, account_id: int | None, reference: str) -> Invoice |
             queryset=InvoiceLine.objects.select_related("application", "item").order_by(
                 "sort_key", "id"
             ),
-        )
+        ),
+        Prefetch("credit_notes", queryset=CreditNote.objects.order_by("created_at", "id")),
+        Prefetch(
+            "payments",
+            queryset=Payment.objects.select_related("invoice").order_by("received_at", "id"),
+        ),
     )
     if reference.isdigit():
         if len(reference) > 18:

@@ -1,18 +1,24 @@
 """Explicit input and output serializers. Money is a decimal string ("999.00"), never a JSON
 number; quantities are decimal strings without trailing zeros ("1000", "2.5")."""
 
+from decimal import Decimal
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import (
     MONEY,
+    Adjustment,
+    CreditNote,
     Currency,
     Invoice,
     InvoiceLine,
     InvoiceState,
     Metric,
+    Payment,
     Region,
 )
+from billing.selectors import invoice_amount_due
 
 
 def Money(**kwargs):
@@ -248,9 +254,134 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CreditNoteSerializer(serializers.ModelSerializer):
+    amount = Money()
+
+    class Meta:
+        model = CreditNote
+        fields = ["number", "currency", "amount", "reason", "created_at"]
+        read_only_fields = fields
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    amount = Money()
+    invoice = serializers.CharField(source="invoice.number", allow_null=True, default=None)
+
+    class Meta:
+        model = Payment
+        fields = ["id", "invoice", "currency", "amount", "received_at", "reference"]
+        read_only_fields = fields
+
+
 class InvoiceSerializer(InvoiceSummarySerializer):
+    amount_due = serializers.SerializerMethodField()
     lines = InvoiceLineSerializer(many=True)
+    credit_notes = CreditNoteSerializer(many=True)
+    payments = PaymentSerializer(many=True)
 
     class Meta(InvoiceSummarySerializer.Meta):
-        fields = [*InvoiceSummarySerializer.Meta.fields, "lines"]
+        fields = [
+            *InvoiceSummarySerializer.Meta.fields,
+            "amount_due",
+            "lines",
+            "credit_notes",
+            "payments",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(
+        serializers.DecimalField(
+            **MONEY,
+            allow_null=True,
+            help_text="Total less credit notes and payments; null for a draft (not due yet).",
+        )
+    )
+    def get_amount_due(self, invoice):
+        if invoice.is_draft:
+            return None
+        return serializers.DecimalField(**MONEY).to_representation(invoice_amount_due(invoice))
+
+
+# --------------------------------------------------------------------------------------------
+# Account and finance staff
+# --------------------------------------------------------------------------------------------
+
+
+class BalanceSerializer(serializers.Serializer):
+    currency = serializers.ChoiceField(choices=Currency.choices)
+    balance = Money(
+        help_text="Payments and credit notes less issued invoices: negative is owed, "
+        "positive is a credit."
+    )
+
+
+class AccountSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    billing_email = serializers.EmailField()
+    overdue = serializers.BooleanField(source="is_overdue")
+    overdue_since = serializers.DateField(
+        allow_null=True, help_text="The first day an invoice was past due and unpaid."
+    )
+    balances = BalanceSerializer(many=True)
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "example": "10.00", "pattern": r"^-?\d+(\.\d+)?$"}
+)
+class MoneyInputField(serializers.Field):
+    """An amount sent by a client: a decimal string (or a JSON number without float
+    rounding, see parsers.py). The finance services check precision, sign and size."""
+
+    default_error_messages = {"invalid": 'Send the amount as a decimal string, e.g. "10.00".'}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, str | int | Decimal):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return str(value)
+
+
+class AdjustmentInputSerializer(serializers.Serializer):
+    amount = MoneyInputField(help_text="Positive adds to the bill, negative takes off.")
+    reason = serializers.CharField(max_length=2000, help_text="Kept in the audit trail.")
+
+
+class CreditNoteInputSerializer(serializers.Serializer):
+    amount = MoneyInputField(help_text="Positive; never more than remains on the invoice.")
+    reason = serializers.CharField(max_length=2000)
+
+
+class PaymentInputSerializer(serializers.Serializer):
+    amount = MoneyInputField(help_text="Positive, in the invoice's currency.")
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    received_at = serializers.DateTimeField(required=False, help_text="Default: now.")
+
+
+class AdjustmentSerializer(serializers.ModelSerializer):
+    amount = Money()
+    created_by = serializers.CharField(source="created_by.email")
+    invoice = InvoiceSummarySerializer()
+
+    class Meta:
+        model = Adjustment
+        fields = ["id", "amount", "reason", "created_by", "created_at", "invoice"]
+        read_only_fields = fields
+
+
+class CreditNoteCreatedSerializer(CreditNoteSerializer):
+    invoice = InvoiceSummarySerializer()
+
+    class Meta(CreditNoteSerializer.Meta):
+        fields = [*CreditNoteSerializer.Meta.fields, "invoice"]
+        read_only_fields = fields
+
+
+class PaymentCreatedSerializer(PaymentSerializer):
+    invoice = InvoiceSummarySerializer()
+
+    class Meta(PaymentSerializer.Meta):
+        fields = PaymentSerializer.Meta.fields
         read_only_fields = fields

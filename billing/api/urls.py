@@ -3,8 +3,8 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from billing.api.views import account, finance, invoices, usage
 from billing.api.views import applications as apps
-from billing.api.views import invoices, usage
 from billing.api.views.base import UnknownEndpointView
 
 urlpatterns = [
@@ -27,6 +27,19 @@ urlpatterns = [
     ),
     path("v1/invoices", invoices.InvoiceListView.as_view(), name="api-invoices"),
     path("v1/invoices/<str:number>", invoices.InvoiceDetailView.as_view(), name="api-invoice"),
+    path("v1/invoices/<str:number>/pdf", invoices.InvoicePdfView.as_view(), name="api-pdf"),
+    path(
+        "v1/invoices/<str:number>/adjustments",
+        finance.AdjustmentsView.as_view(),
+        name="api-adjustments",
+    ),
+    path(
+        "v1/invoices/<str:number>/credit-notes",
+        finance.CreditNotesView.as_view(),
+        name="api-credit-notes",
+    ),
+    path("v1/invoices/<str:number>/payments", finance.PaymentsView.as_view(), name="api-payments"),
+    path("v1/account", account.AccountView.as_view(), name="api-account"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("docs/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -2,14 +2,23 @@
 service key, finance staff and support staff (Django sessions), and nobody."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create, staff_create
+from billing.services.invoicing import invoice_finalize, invoice_refresh
 from portal.celery import app as celery_app
-from tests.factories import AccountFactory, MembershipFactory
+from tests.factories import (
+    AccountFactory,
+    ApplicationFactory,
+    ChargeFactory,
+    InvoiceFactory,
+    MembershipFactory,
+    PrepaidTermFactory,
+)
 
 ROLES = ("owner", "other", "service", "finance", "support", "anonymous")
 
@@ -96,6 +105,22 @@ def eager_celery():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def invoices(account):
+    """March 2025 issued by the services (CNY, INV-2025-000001), April 2025 drafts in CNY
+    and USD."""
+    app = ApplicationFactory(account=account, sdkappid=1400000777)
+    PrepaidTermFactory(application=app)  # IM Pro, term from 15 Mar 2025: 999 CNY
+    ChargeFactory(application=app)  # 10 Mar: 1000 min of TRTC audio x 7 CNY / 1000 = 7.00
+    draft = invoice_refresh(account_id=account.pk, currency="CNY", month=dt.date(2025, 3, 1))
+    march = invoice_finalize(invoice=draft, today=dt.date(2025, 4, 1))
+    april = InvoiceFactory(account=account, month=dt.date(2025, 4, 1), total=Decimal("12.34"))
+    april_usd = InvoiceFactory(
+        account=account, month=dt.date(2025, 4, 1), currency="USD", total=Decimal("0.04")
+    )
+    return march, april, april_usd
 
 
 def errors_of(response) -> list[dict]:

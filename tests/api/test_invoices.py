@@ -1,37 +1,16 @@
 """GET /api/v1/invoices and /api/v1/invoices/{number} over HTTP, for every role."""
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 
-from billing.services.invoicing import invoice_finalize, invoice_refresh
 from tests.api.conftest import errors_of
 from tests.factories import (
-    ApplicationFactory,
-    ChargeFactory,
     InvoiceFactory,
-    PrepaidTermFactory,
 )
 
 LIST = "/api/v1/invoices"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def invoices(account):
-    """March 2025 issued by the services (CNY, INV-2025-000001), April 2025 drafts in CNY
-    and USD."""
-    app = ApplicationFactory(account=account, sdkappid=1400000777)
-    PrepaidTermFactory(application=app)  # IM Pro, term from 15 Mar 2025: 999 CNY
-    ChargeFactory(application=app)  # 10 Mar: 1000 min of TRTC audio x 7 CNY / 1000 = 7.00
-    draft = invoice_refresh(account_id=account.pk, currency="CNY", month=dt.date(2025, 3, 1))
-    march = invoice_finalize(invoice=draft, today=dt.date(2025, 4, 1))
-    april = InvoiceFactory(account=account, month=dt.date(2025, 4, 1), total=Decimal("12.34"))
-    april_usd = InvoiceFactory(
-        account=account, month=dt.date(2025, 4, 1), currency="USD", total=Decimal("0.04")
-    )
-    return march, april, april_usd
 
 
 def ids(response) -> list[int]:

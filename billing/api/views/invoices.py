@@ -1,7 +1,10 @@
 """Invoices: the list (with filters), one invoice with its lines, its PDF."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.generics import ListAPIView
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,6 +15,7 @@ from billing.api.permissions import InvoiceReader
 from billing.api.schema import DETAIL, LIST, errors
 from billing.api.serializers import InvoiceSerializer, InvoiceSummarySerializer
 from billing.api.views.base import not_found
+from billing.pdf import invoice_pdf, invoice_pdf_filename
 
 NUMBER = OpenApiParameter(
     "number",
@@ -66,3 +70,35 @@ class InvoiceDetailView(APIView):
     )
     def get(self, request, number: str):
         return Response(InvoiceSerializer(invoice_for(request, number)).data)
+
+
+class FirstRendererNegotiation(BaseContentNegotiation):
+    """The PDF endpoint answers PDF bytes whatever the Accept header says, and errors in
+    JSON: negotiation must never refuse the request (406) before the view runs."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class InvoicePdfView(APIView):
+    permission_classes = [InvoiceReader]
+    content_negotiation_class = FirstRendererNegotiation
+
+    @extend_schema(
+        operation_id="invoices_pdf",
+        tags=["invoices"],
+        summary="The invoice as a PDF (the same document the portal serves)",
+        parameters=[NUMBER],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF"),
+            **errors(*DETAIL),
+        },
+    )
+    def get(self, request, number: str):
+        invoice = invoice_for(request, number)
+        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{invoice_pdf_filename(invoice)}"'
+        return response
