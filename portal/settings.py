@@ -173,6 +173,8 @@ REST_FRAMEWORK = {
         "api": env.str("API_THROTTLE_DEFAULT", default="600/min"),
     },
     "EXCEPTION_HANDLER": "billing.api.errors.api_exception_handler",
+    # OPTIONS answers 405 (with Allow); DRF's metadata pages describe nothing the schema lacks.
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,

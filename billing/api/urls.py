@@ -42,7 +42,11 @@ urlpatterns = [
     path("v1/account", account.AccountView.as_view(), name="api-account"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("docs/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path(
+        "docs/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html"),
+        name="api-redoc",
+    ),
     # Anything else under /api/ answers a JSON 404 in the API's error format, not HTML.
     re_path(r"^.*$", UnknownEndpointView.as_view(), name="api-unknown"),
 ]

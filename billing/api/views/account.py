@@ -4,13 +4,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.api.parsers import ApiViewMixin
 from billing.api.permissions import AccountKey
 from billing.api.schema import READ, errors
 from billing.api.serializers import AccountSerializer
 from billing.selectors import account_balances
 
 
-class AccountView(APIView):
+class AccountView(ApiViewMixin, APIView):
     permission_classes = [AccountKey]
 
     @extend_schema(

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from billing import selectors as billing_selectors
 from billing.api import selectors
 from billing.api.filters import ChargeFilter, UsageFilter
+from billing.api.parsers import ApiViewMixin
 from billing.api.permissions import AccountKey
 from billing.api.schema import DETAIL, LIST, READ, WRITE, errors
 from billing.api.serializers import (
@@ -41,7 +42,7 @@ def actor_of(request):
 
 # An endpoint acting for the account of the caller's account key. (A comment, not a
 # docstring: drf-spectacular would show a docstring as every subclass's description.)
-class AccountView(GenericAPIView):
+class AccountView(ApiViewMixin, GenericAPIView):
     permission_classes = [AccountKey]
     queryset = Application.objects.none()  # for the schema: the path's sdkappid is theirs
 
@@ -296,6 +297,8 @@ class ChargesView(AccountView):
 
 
 class MonthToDateView(AccountView):
+    pagination_class = None  # one entry per currency
+
     @extend_schema(
         operation_id="applications_month_to_date",
         tags=TAGS,

@@ -8,6 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.api.parsers import ApiViewMixin
 from billing.api.permissions import FinanceStaff
 from billing.api.schema import WRITE, errors
 from billing.api.serializers import (
@@ -24,7 +25,7 @@ from billing.services import finance
 TAGS = ["finance staff"]
 
 
-class FinanceView(APIView):
+class FinanceView(ApiViewMixin, APIView):
     permission_classes = [FinanceStaff]
     finance_permission = ""
     input_serializer = None

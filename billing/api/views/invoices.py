@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from billing.api import selectors
 from billing.api.authentication import principal_account_id
 from billing.api.filters import InvoiceFilter
+from billing.api.parsers import ApiViewMixin
 from billing.api.permissions import InvoiceReader
 from billing.api.schema import DETAIL, LIST, errors
 from billing.api.serializers import InvoiceSerializer, InvoiceSummarySerializer
@@ -35,7 +36,7 @@ def invoice_for(request, number: str):
     return invoice
 
 
-class InvoiceListView(ListAPIView):
+class InvoiceListView(ApiViewMixin, ListAPIView):
     """Drafts (the running month) and issued invoices, newest month first."""
 
     permission_classes = [InvoiceReader]
@@ -58,7 +59,7 @@ class InvoiceListView(ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class InvoiceDetailView(APIView):
+class InvoiceDetailView(ApiViewMixin, APIView):
     permission_classes = [InvoiceReader]
 
     @extend_schema(
@@ -83,7 +84,7 @@ class FirstRendererNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class InvoicePdfView(APIView):
+class InvoicePdfView(ApiViewMixin, APIView):
     permission_classes = [InvoiceReader]
     content_negotiation_class = FirstRendererNegotiation
 

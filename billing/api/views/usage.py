@@ -4,6 +4,8 @@ Lean on purpose (benchmarked at batches of 1000): the body is decoded once with 
 and the list goes straight to the ingestion service, which validates the whole batch; no
 serializer runs per event. Authentication is one indexed query; no session is read."""
 
+import re
+
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -11,7 +13,13 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api.parsers import loads
+from billing.api.parsers import (
+    UNSTORABLE_MESSAGE,
+    ApiViewMixin,
+    loads,
+    may_hold_unstorable_text,
+    unstorable_path,
+)
 from billing.api.permissions import UsageReporter
 from billing.api.schema import UsageErrorResponse, errors
 from billing.api.serializers import UsageBatchSerializer, UsageResultSerializer
@@ -27,7 +35,7 @@ def _rejected(errors_: list[dict], status_code: int) -> Response:
     return Response({"errors": errors_}, status=status_code)
 
 
-class UsageEventsView(APIView):
+class UsageEventsView(ApiViewMixin, APIView):
     permission_classes = [UsageReporter]
     throttle_scope = "usage"
 
@@ -105,6 +113,15 @@ class UsageEventsView(APIView):
                 [_usage_error("events", "required", 'Send {"events": [...]}.')],
                 status.HTTP_400_BAD_REQUEST,
             )
+        if may_hold_unstorable_text(request._request.body):
+            where = unstorable_path(body["events"], "events")
+            if where is not None:
+                event = re.fullmatch(r"events\[(\d+)\]\.?(.*)", where)
+                index, field = (int(event[1]), event[2] or "event") if event else (None, where)
+                return _rejected(
+                    [_usage_error(field, "invalid", f"{field} {UNSTORABLE_MESSAGE}", index)],
+                    status.HTTP_400_BAD_REQUEST,
+                )
         key = request.auth
         caller = Caller(account_id=key.account_id, is_service=key.is_service)
         try:
