@@ -42,7 +42,7 @@ def actor_of(request):
 
 # An endpoint acting for the account of the caller's account key. (A comment, not a
 # docstring: drf-spectacular would show a docstring as every subclass's description.)
-class AccountView(ApiViewMixin, GenericAPIView):
+class AccountScopedView(ApiViewMixin, GenericAPIView):
     permission_classes = [AccountKey]
     queryset = Application.objects.none()  # for the schema: the path's sdkappid is theirs
 
@@ -66,7 +66,7 @@ class AccountView(ApiViewMixin, GenericAPIView):
         return found
 
 
-class ApplicationListView(AccountView):
+class ApplicationListView(AccountScopedView):
     serializer_class = ApplicationSerializer
     cursor_ordering = ("sdkappid",)
     filter_backends = []
@@ -101,7 +101,7 @@ class ApplicationListView(AccountView):
         return Response(ApplicationSerializer(application).data, status=status.HTTP_201_CREATED)
 
 
-class ApplicationDetailView(AccountView):
+class ApplicationDetailView(AccountScopedView):
     @extend_schema(
         operation_id="applications_retrieve",
         tags=TAGS,
@@ -113,7 +113,7 @@ class ApplicationDetailView(AccountView):
         return Response(ApplicationSerializer(self.application(sdkappid, annotated=True)).data)
 
 
-class EditionView(AccountView):
+class EditionView(AccountScopedView):
     @extend_schema(
         operation_id="applications_edition_change",
         tags=TAGS,
@@ -147,7 +147,7 @@ ADDON = OpenApiParameter(
 )
 
 
-class AddOnsView(AccountView):
+class AddOnsView(AccountScopedView):
     serializer_class = AddOnSubscriptionSerializer
     cursor_ordering = ("id",)
     filter_backends = []
@@ -210,7 +210,7 @@ class AddOnsView(AccountView):
         return Response(AddOnSubscriptionSerializer(subscription).data)
 
 
-class ResourcePacksView(AccountView):
+class ResourcePacksView(AccountScopedView):
     serializer_class = ResourcePackSerializer
     cursor_ordering = ("id",)
     filter_backends = []
@@ -247,7 +247,7 @@ class ResourcePacksView(AccountView):
         return Response(ResourcePackSerializer(pack).data, status=status.HTTP_201_CREATED)
 
 
-class UsageView(AccountView):
+class UsageView(AccountScopedView):
     serializer_class = UsageDaySerializer
     queryset = UsageEvent.objects.none()  # for the schema
     filterset_class = UsageFilter
@@ -273,7 +273,7 @@ class UsageView(AccountView):
         return self.get_paginated_response(UsageDaySerializer(page, many=True).data)
 
 
-class ChargesView(AccountView):
+class ChargesView(AccountScopedView):
     serializer_class = ChargeSerializer
     queryset = Charge.objects.none()  # for the schema
     filterset_class = ChargeFilter
@@ -296,7 +296,7 @@ class ChargesView(AccountView):
         return self.get_paginated_response(ChargeSerializer(page, many=True).data)
 
 
-class MonthToDateView(AccountView):
+class MonthToDateView(AccountScopedView):
     pagination_class = None  # one entry per currency
 
     @extend_schema(
