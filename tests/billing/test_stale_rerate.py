@@ -61,14 +61,17 @@ def test_a_second_run_finds_nothing_to_do(app, stale_day):
     assert stale_days_rerate(application_ids=[app.pk]).days_rated == 0
 
 
-def test_a_month_finalized_since_is_left_alone(app, stale_day):
-    # March 2025 is issued before the re-rate runs
+def test_a_stale_day_in_an_issued_month_is_left_alone(app, stale_day):
+    # given March issued (finalizing rates its stale days), and a day of it stale again
     invoice_finalize(invoice=Invoice.objects.get(account=app.account, month=dt.date(2025, 3, 1)))
+    RatedDay.objects.filter(day=MARCH_10).update(state=RatedDay.State.STALE)
+    charges_before = list(Charge.objects.values_list("id", "quantity", "amount"))
 
     result = stale_days_rerate(application_ids=[app.pk])
 
+    # then nothing of an issued month is rated again (SPEC 6: it never changes)
     assert result.days_rated == 0
-    assert RatedDay.objects.get(day=MARCH_10).state == RatedDay.State.STALE
+    assert list(Charge.objects.values_list("id", "quantity", "amount")) == charges_before
 
 
 def test_the_task_takes_ids_and_reports_what_it_did(app, stale_day):
