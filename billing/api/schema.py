@@ -51,9 +51,11 @@ def errors(*codes: int, body=ErrorResponse) -> dict:
     return {code: OpenApiResponse(body, description=DESCRIPTIONS[code]) for code in codes}
 
 
-READ = (401, 403, 429)
+# 400 everywhere: a parameter the database could not store (e.g. a NUL) is refused on any
+# operation, naming the parameter.
+READ = (400, 401, 403, 429)
 LIST = (400, 401, 403, 429)
-DETAIL = (401, 403, 404, 429)
+DETAIL = (400, 401, 403, 404, 429)
 WRITE = (400, 401, 403, 404, 409, 415, 429)
 
 

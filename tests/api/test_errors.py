@@ -120,3 +120,10 @@ def test_malformed_json_is_400_parse_error(owner_client):
     assert errors_of(response) == [
         {"field": None, "code": "parse_error", "message": errors_of(response)[0]["message"]}
     ]
+
+
+def test_any_operation_refuses_a_nul_in_a_query_parameter(owner_client):
+    response = owner_client.get("/api/v1/account?anything=%00")
+
+    assert response.status_code == 400
+    assert errors_of(response)[0]["field"] == "anything"
