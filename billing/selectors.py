@@ -844,6 +844,7 @@ def usage_series(
             "total",
         ),
     ]
+    # Moderation and Conversational AI charts only where the region's price book sells them.
     ratios = catalog.price_entries_in_force(
         item_codes=[f"im.moderation.{kind}" for _, kind, _ in MODERATION_TYPES],
         region=application.region,
@@ -870,19 +871,23 @@ def usage_series(
                 "total",
             )
         )
-    charts.append(
-        UsageChart(
-            "ai_stt",
-            "AI and speech-to-text minutes",
-            "minutes",
-            "bar",
-            [
-                ChartSeries(trtc_items["trtc.ai"].name, minutes["trtc.ai"]),
-                ChartSeries(trtc_items["trtc.stt"].name, minutes["trtc.stt"]),
-            ],
-            "total",
-        )
+    ai_stt_sold = catalog.price_entries_in_force(
+        item_codes=["trtc.ai", "trtc.stt"], region=application.region, day=last
     )
+    if ai_stt_sold:  # SPEC 4.6: region intl
+        charts.append(
+            UsageChart(
+                "ai_stt",
+                "AI and speech-to-text minutes",
+                "minutes",
+                "bar",
+                [
+                    ChartSeries(trtc_items["trtc.ai"].name, minutes["trtc.ai"]),
+                    ChartSeries(trtc_items["trtc.stt"].name, minutes["trtc.stt"]),
+                ],
+                "total",
+            )
+        )
     return UsageSeries(day_list, charts)
 
 
