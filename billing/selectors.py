@@ -110,12 +110,17 @@ def month_to_date(
                     "quantity": draft.billable_quantity,
                     "unit_price": draft.unit_price,
                     "exact_amount": draft.amount,
+                    # After the application's daily usage lines (sort keys of _line_specs).
+                    "sort_key": f"{application.sdkappid}-3-{draft.item_code}",
                 }
             )
     result = []
     for currency, currency_lines in lines.items():
         if not currency_lines:
             continue
+        # The invoice's order: per application, purchases, then usage, then monthly items;
+        # account adjustments last.
+        currency_lines.sort(key=lambda line: line.get("sort_key") or "~")
         for line in currency_lines:
             line["amount"] = round_money(line["exact_amount"], currency)
         total = sum((line["amount"] for line in currency_lines), Decimal(0))
@@ -820,6 +825,14 @@ def usage_series(
         kind = "audio" if row["metric"] == Metric.IM_MODERATION_AUDIO_SECONDS else "video"
         timed_minutes[kind][index[row["billing_day"]]] += counted_minutes(row["seconds"])
 
+    # Days before the application existed are gaps, not zeros.
+    born = (
+        application.edition_periods.order_by("starts_on")
+        .values_list("starts_on", flat=True)
+        .first()
+    )
+    before = sum(1 for day in day_list if born and day < born)
+
     charts = [
         UsageChart("dau", "Daily active users", "users", "line", [ChartSeries("DAU", dau)], "peak"),
         UsageChart(
@@ -888,6 +901,9 @@ def usage_series(
                 "total",
             )
         )
+    for chart in charts:
+        for series in chart.series:
+            series.values[:before] = [None] * before
     return UsageSeries(day_list, charts)
 
 
