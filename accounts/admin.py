@@ -2,6 +2,8 @@ from django.contrib import admin
 
 from accounts.models import Account, ApiKey, Membership
 from accounts.throttling import ThrottledAdminAuthenticationForm
+from billing.models import Application, Invoice
+from billing.selectors import account_balances
 
 
 class MembershipInline(admin.TabularInline):
@@ -10,13 +12,51 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ("user",)
 
 
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ApplicationInline(_ReadOnlyInline):
+    model = Application
+    fields = ("sdkappid", "name", "region", "status")
+    readonly_fields = fields
+
+
+class InvoiceInline(_ReadOnlyInline):
+    model = Invoice
+    fields = ("number", "month", "currency", "state", "total", "due_date")
+    readonly_fields = fields
+    ordering = ("-month", "currency")
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    """Finance may correct an account's billing details; money is shown, never edited here."""
+
     list_display = ("name", "billing_email", "overdue_since", "created_at")
-    list_filter = ("overdue_since",)
-    search_fields = ("name", "billing_email")
-    readonly_fields = ("overdue_since",)
-    inlines = [MembershipInline]
+    list_filter = (("overdue_since", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "billing_email", "applications__sdkappid")
+    fields = ("name", "billing_email", "billing_address", "balance", "overdue_since", "created_at")
+    readonly_fields = ("balance", "overdue_since", "created_at")
+    inlines = [MembershipInline, ApplicationInline, InvoiceInline]
+
+    @admin.display(description="balance (payments + credits − invoiced)")
+    def balance(self, account):
+        balances = account_balances(account_id=account.pk)
+        if not balances:
+            return "0 (nothing invoiced or paid)"
+        return ", ".join(f"{amount} {currency}" for currency, amount in balances.items())
 
     def has_delete_permission(self, request, obj=None):
         return False  # an account holds invoices and payments
@@ -27,6 +67,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ("prefix", "account", "is_service", "name", "created_at", "revoked_at")
     list_filter = ("is_service",)
     search_fields = ("prefix", "account__name")
+    list_select_related = ("account",)
     readonly_fields = (
         "prefix",
         "key_hash",
@@ -39,6 +80,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # keys are created by create_api_key or the portal, shown once
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the prefix stays traceable
 
 
 # The admin's login form counts failures and locks out like the portal's (issue 4, issue 5).

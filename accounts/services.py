@@ -102,7 +102,8 @@ def staff_groups_ensure() -> tuple[Group, Group]:
     finance, _ = Group.objects.get_or_create(name=FINANCE_GROUP)
     support, _ = Group.objects.get_or_create(name=SUPPORT_GROUP)
     perms = Permission.objects.filter(content_type__app_label__in=FINANCE_APPS)
-    finance.permissions.set(perms)
+    # Nothing that holds money is deleted by anyone: no delete permission at all.
+    finance.permissions.set(perms.exclude(codename__startswith="delete_"))
     support.permissions.set(perms.filter(codename__startswith="view_"))
     return finance, support
 

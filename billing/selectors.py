@@ -128,6 +128,94 @@ def month_to_date(
     return result
 
 
+def invoice_credited(invoice: Invoice) -> Decimal:
+    """The sum of the credit notes issued against an invoice."""
+    return invoice.credit_notes.aggregate(s=Sum("amount"))["s"] or ZERO
+
+
+def invoice_amount_due(invoice: Invoice) -> Decimal:
+    """What the customer still owes on an issued invoice: its total less credit notes and
+    payments made against it (never below zero; an overpayment credits the balance). A draft
+    or a void invoice is not due."""
+    if invoice.state in (Invoice.State.DRAFT, Invoice.State.VOID):
+        return ZERO
+    paid = invoice.payments.aggregate(s=Sum("amount"))["s"] or ZERO
+    return max(ZERO, invoice.total - invoice_credited(invoice) - paid)
+
+
+def account_balances(*, account_id: int) -> dict[str, Decimal]:
+    """Per currency: payments plus credit notes minus what was invoiced (issued invoices,
+    void ones excluded). Negative means the customer owes that much; positive is a credit."""
+    balances: dict[str, Decimal] = {}
+    issued = Invoice.objects.filter(
+        account_id=account_id, state__in=[Invoice.State.FINALIZED, Invoice.State.PAID]
+    )
+    for currency, total in issued.values_list("currency").annotate(s=Sum("total")):
+        balances[currency] = balances.get(currency, ZERO) - total
+    for model, filters in (
+        (Payment, {"account_id": account_id}),
+        (CreditNote, {"invoice__account_id": account_id}),
+    ):
+        rows = model.objects.filter(**filters).values_list("currency").annotate(s=Sum("amount"))
+        for currency, amount in rows:
+            balances[currency] = balances.get(currency, ZERO) + amount
+    return {currency: balances[currency] for currency in sorted(balances)}
+
+
+# Which metrics (and which dimension) each billable item is rated from (SPEC 4, 7).
+_ITEM_METRICS: dict[str, tuple[list[str], str | None]] = {
+    "im.moderation.unit": (
+        [
+            "im.moderation.text",
+            "im.moderation.image",
+            "im.moderation.audio_seconds",
+            "im.moderation.video_seconds",
+        ],
+        None,
+    ),
+    "trtc.audio": (["trtc.audio_seconds"], None),
+    "trtc.ai": (["trtc.ai_seconds"], None),
+    "trtc.stt": (["trtc.stt_seconds"], None),
+}
+
+
+def charge_usage_aggregate(charge) -> list[dict]:
+    """The usage events behind a charge, aggregated as the job aggregated them: per metric and
+    dimension, the number of events, the sum of their values and the distinct users. A daily
+    charge reads its day; a monthly one (IM overage) its whole month."""
+    from django.db.models import Count
+
+    from billing.calendar import month_end
+    from billing.models import Charge, UsageEvent
+
+    code = charge.item.code
+    if code.startswith("trtc.video."):
+        metrics, dimension = ["trtc.video_seconds"], code.removeprefix("trtc.video.")
+    elif code.startswith("im.overage.dau."):
+        metrics, dimension = ["im.login"], None
+    elif code.startswith("im.overage.groups."):
+        metrics, dimension = ["im.group_count"], None
+    else:
+        metrics, dimension = _ITEM_METRICS.get(code, ([], None))
+    if not metrics:
+        return []
+    events = UsageEvent.objects.filter(application_id=charge.application_id, metric__in=metrics)
+    if charge.period == Charge.Period.MONTH:
+        events = events.filter(billing_day__range=(charge.day, month_end(charge.day)))
+    else:
+        events = events.filter(billing_day=charge.day)
+    if dimension is not None:
+        events = events.filter(dimension=dimension)
+    # A login's dimension is its user: counted distinct, not grouped by.
+    group = ["metric"] if metrics == ["im.login"] else ["metric", "dimension"]
+    rows = (
+        events.values(*group)
+        .annotate(events=Count("id"), total=Sum("value"), users=Count("dimension", distinct=True))
+        .order_by(*group)
+    )
+    return [{"dimension": "", **row} for row in rows]
+
+
 # --------------------------------------------------------------------------------------------
 # What a customer sees (portal pages, the REST API): always scoped to the user's accounts
 # --------------------------------------------------------------------------------------------
@@ -167,12 +255,10 @@ def invoices_for_user(*, user) -> QuerySet[Invoice]:
     )
 
 
-def amount_due(invoice: Invoice, *, credited: Decimal, paid: Decimal) -> Decimal | None:
-    """What the customer still owes on an invoice: nothing on a draft (not issued yet), nothing
-    on a paid or void one, else the total less credit notes and payments against it."""
-    if invoice.state == Invoice.State.DRAFT:
-        return None
-    if invoice.state != Invoice.State.FINALIZED:
+def amount_due(invoice: Invoice, *, credited: Decimal, paid: Decimal) -> Decimal:
+    """``invoice_amount_due`` with the credit notes and payments already summed (the invoice
+    list annotates them, so a page of invoices costs one query): the same rule."""
+    if invoice.state in (Invoice.State.DRAFT, Invoice.State.VOID):
         return ZERO
     return max(ZERO, invoice.total - credited - paid)
 
@@ -964,7 +1050,7 @@ class InvoiceDetail:
     payments: list[Payment]
     credited: Decimal
     paid: Decimal
-    amount_due: Decimal | None  # None on a draft: nothing is due before finalization
+    amount_due: Decimal  # nothing on a draft (not issued yet) or a void invoice
 
     @property
     def currency(self) -> str:

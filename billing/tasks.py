@@ -6,20 +6,32 @@ Beat (settings.CELERY_BEAT_SCHEDULE) runs ``bill_previous_day`` at 00:30 and
 import datetime as dt
 
 from celery import chord, group, shared_task
+from django.db import InterfaceError, OperationalError
 
 from billing.calendar import billing_today, month_start
 from billing.services import jobs
 from billing.services.overdue import overdue_refresh
 from billing.services.rating import rate_accounts_day
 
+# A dropped database connection or a broker hiccup: retried with exponential backoff (1 s,
+# 2 s, 4 s ... with jitter). Celery's Django fixup closes the broken connection between
+# attempts; every job step is idempotent, so a retry after a partial commit is safe.
+RETRY = {
+    "acks_late": True,
+    "autoretry_for": (OSError, OperationalError, InterfaceError),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 6,
+}
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+
+@shared_task(**RETRY)
 def rate_day_chunk(account_ids: list[int], day: str) -> dict:
     result = rate_accounts_day(account_ids=account_ids, day=dt.date.fromisoformat(day))
     return vars(result)
 
 
-@shared_task
+@shared_task(**RETRY)
 def day_done(results: list[dict], day: str) -> dict:
     overdue_refresh(today=dt.date.fromisoformat(day) + dt.timedelta(days=1))
     totals: dict = {}
@@ -29,7 +41,7 @@ def day_done(results: list[dict], day: str) -> dict:
     return totals
 
 
-@shared_task
+@shared_task(**RETRY)
 def bill_day(day: str):
     """Fan the day out over workers: one task per chunk of accounts, then overdue state."""
     chunks = jobs.account_chunks()
@@ -43,8 +55,14 @@ def bill_previous_day():
     return bill_day(str(billing_today() - dt.timedelta(days=1)))
 
 
+@shared_task(**RETRY)
+def close_month(month: str) -> dict:
+    """Close a month: each chunk of accounts commits on its own, so a rerun after a crash
+    finalizes only what is left, with the next numbers and none skipped."""
+    return jobs.close_month(month=dt.date.fromisoformat(month)).summary
+
+
 @shared_task
 def close_previous_month():
     previous = month_start(month_start(billing_today()) - dt.timedelta(days=1))
-    run = jobs.close_month(month=previous)
-    return run.summary
+    return close_month(str(previous))

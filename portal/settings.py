@@ -170,6 +170,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery ---------------------------------------------------------------------------------
 # Unset broker: tasks execute in-process (eager), the embedded default.
+# Accounts per chunk of the daily job and the monthly close: one transaction, one Celery task.
+BILLING_CHUNK_ACCOUNTS = env.int("BILLING_CHUNK_ACCOUNTS", default=200)
+
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True

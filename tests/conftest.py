@@ -58,3 +58,72 @@ def require_postgresql():
         if IN_CI:
             pytest.fail("this test needs PostgreSQL and CI=true: set DATABASE_URL")
         pytest.skip("needs PostgreSQL (set DATABASE_URL, or run `make test`)")
+
+
+def require_redis():
+    """Call at the top of a test that needs the Redis broker: skip locally, fail in CI."""
+    if not settings.CELERY_BROKER_URL or not _redis_reachable(settings.CELERY_BROKER_URL):
+        message = "needs Redis at CELERY_BROKER_URL (run `make test`)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def start_celery_worker(*, concurrency: int = 2, env: dict | None = None):
+    """A real Celery worker subprocess on the test database and the Redis broker, in its own
+    process group (so that a test can SIGKILL the whole worker). The caller stops it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from portal.celery import app as celery_app
+
+    require_postgresql()
+    require_redis()
+    celery_app.control.purge()
+    db = connection.settings_dict
+    process_env = {
+        **os.environ,
+        "DJANGO_DEBUG": "true",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        **(env or {}),
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env=process_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop_celery_worker(process, *, kill: bool = False) -> None:
+    """SIGTERM (a warm shutdown) or SIGKILL to the worker's whole process group."""
+    import contextlib
+    import signal
+    import subprocess
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)

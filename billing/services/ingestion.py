@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.calendar import billing_day_of, month_start
+from billing.locks import applications_lock
 from billing.models import Application, Invoice, Metric, PriceEntry, RatedDay, UsageEvent
 
 MAX_BATCH = 1000
@@ -383,6 +384,8 @@ def usage_events_ingest(
         raise IngestionRejected(conflicts, conflict=True)
 
     with transaction.atomic():
+        applications_lock({e.application_id for _, e in unique.values()}, shared=True)
+        _recheck_closed_months(validator, unique)
         inserted = _insert(event for _, event in unique.values())
         leftovers = [(i, e) for key, (i, e) in unique.items() if key not in inserted]
         if leftovers:
@@ -407,6 +410,35 @@ def usage_events_ingest(
         days = {(e.application_id, e.billing_day) for k, (_, e) in unique.items() if k in inserted}
         result.restaled_days = _mark_rated_days_stale(days)
     return result
+
+
+def _recheck_closed_months(validator, unique) -> None:
+    """Under the applications' locks: a month closed since validation takes no more usage."""
+    account_of = {app.pk: app.account_id for app in validator.applications.values()}
+    months = {
+        (account_of[e.application_id], month_start(e.billing_day)) for _, e in unique.values()
+    }
+    closed = set(
+        Invoice.objects.filter(
+            account_id__in={account for account, _ in months},
+            month__in={month for _, month in months},
+        )
+        .exclude(state=Invoice.State.DRAFT)
+        .values_list("account_id", "month")
+    )
+    errors = [
+        EventError(
+            index,
+            "timestamp",
+            "period_closed",
+            f"The invoice for {e.billing_day:%Y-%m} was finalized meanwhile; this month takes "
+            "no more usage.",
+        )
+        for index, e in unique.values()
+        if (account_of[e.application_id], month_start(e.billing_day)) in closed
+    ]
+    if errors:
+        raise IngestionRejected(errors)
 
 
 COLUMNS = (

@@ -16,13 +16,16 @@ from accounts.models import Account
 from billing.audit import audit_record_create
 from billing.calendar import month_end, month_start
 from billing.errors import BillingError
+from billing.locks import applications_lock
 from billing.models import (
+    Application,
     Charge,
     Currency,
     DocumentSequence,
     Invoice,
     InvoiceLine,
     PrepaidTerm,
+    RatedDay,
     ResourcePack,
 )
 from billing.money import ZERO, round_money
@@ -210,6 +213,24 @@ def month_is_closed(*, account_id: int, day: dt.date) -> bool:
     )
 
 
+def _rate_stale_usage(account_id: int, month: dt.date) -> None:
+    """Under the account's application locks, rate the month's days late events made stale,
+    so that what is frozen includes every event accepted before it."""
+    from billing.services.rating import _Catalog, _closed_months, rate_stale_days
+
+    applications = list(Application.objects.filter(account_id=account_id).order_by("pk"))
+    applications_lock(app.pk for app in applications)
+    stale = RatedDay.objects.filter(
+        application__account_id=account_id,
+        state=RatedDay.State.STALE,
+        day__range=(month_start(month), month_end(month)),
+    )
+    if stale.exists():
+        catalog, closed = _Catalog(), _closed_months([account_id])
+        for application in applications:
+            rate_stale_days(application, month, catalog, closed)
+
+
 def _next_number(kind: str, prefix: str, year: int) -> str:
     """The next gapless number of the year, under a row lock held until commit."""
     DocumentSequence.objects.get_or_create(kind=kind, year=year)
@@ -227,9 +248,13 @@ def _billing_snapshot(account: Account) -> dict:
     }
 
 
-def invoice_finalize(*, invoice: Invoice, actor=None, today: dt.date | None = None) -> Invoice:
-    """Freeze a draft (SPEC 6): refresh its lines a last time, issue the next number of the
-    year, store the total, the due date and a snapshot of the billing details."""
+def invoice_finalize(
+    *, invoice: Invoice, actor=None, today: dt.date | None = None, usage_locked: bool = False
+) -> Invoice:
+    """Freeze a draft (SPEC 6): rate the month's stale days (late events), refresh its lines a
+    last time, issue the next number of the year, store the total, the due date and a snapshot
+    of the billing details. ``usage_locked``: the caller holds the account's application
+    locks and has rated the stale days already (the monthly close)."""
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
         if not invoice.is_draft:
@@ -238,6 +263,8 @@ def invoice_finalize(*, invoice: Invoice, actor=None, today: dt.date | None = No
                 code="not_draft",
                 field="state",
             )
+        if not usage_locked:
+            _rate_stale_usage(invoice.account_id, invoice.month)
         invoice_refresh(
             account_id=invoice.account_id, currency=invoice.currency, month=invoice.month
         )

@@ -9,6 +9,7 @@ changes nothing that was already right."""
 import datetime as dt
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,13 +19,12 @@ from billing.services.invoicing import invoice_finalize
 from billing.services.overdue import overdue_refresh
 from billing.services.rating import ChunkResult, rate_accounts_day, rate_accounts_month
 
-CHUNK_ACCOUNTS = 200
-
 Progress = Callable[[int, int], None]
 
 
-def account_chunks(*, sdkappid: int | None = None, size: int = CHUNK_ACCOUNTS) -> list[list[int]]:
-    """Account ids with applications, in chunks of ``size``."""
+def account_chunks(*, sdkappid: int | None = None, size: int | None = None) -> list[list[int]]:
+    """Account ids with applications, in chunks of ``size`` (BILLING_CHUNK_ACCOUNTS)."""
+    size = size or settings.BILLING_CHUNK_ACCOUNTS
     applications = Application.objects.all()
     if sdkappid is not None:
         applications = applications.filter(sdkappid=sdkappid)
@@ -88,13 +88,15 @@ def invoices_to_finalize(month: dt.date, account_ids: list[int] | None = None) -
 
 
 def close_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResult:
-    """Monthly items, then finalization, for a chunk of accounts."""
-    result = rate_accounts_month(account_ids=account_ids, month=month)
-    for invoice_id in invoices_to_finalize(month, account_ids):
-        with transaction.atomic():
+    """Stale days, monthly items, then finalization, for a chunk of accounts, in one
+    transaction that holds the applications' locks (billing.locks): no event slips in between
+    the last rating and the freeze, and a crash gives the chunk's invoice numbers back."""
+    with transaction.atomic():
+        result = rate_accounts_month(account_ids=account_ids, month=month)
+        for invoice_id in invoices_to_finalize(month, account_ids):
             invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
             if invoice.is_draft:
-                invoice_finalize(invoice=invoice)
+                invoice_finalize(invoice=invoice, usage_locked=True)
     return result
 
 

@@ -14,24 +14,28 @@ from billing.models import Application, Invoice
 OVERDUE_REASON = "overdue payment"
 
 
-def overdue_refresh(*, today: dt.date) -> dict:
+def overdue_refresh(*, today: dt.date, account_ids: list[int] | None = None) -> dict:
     """Mark accounts overdue whose finalized invoice is past due and unpaid; suspend their
     applications after the grace period; close applications suspended longer than the close
-    period; clear and reactivate accounts that no longer owe an overdue invoice."""
+    period; clear and reactivate accounts that no longer owe an overdue invoice. With
+    ``account_ids``, only those accounts (after a payment, a credit note or a void)."""
     summary = {"overdue": 0, "suspended": 0, "closed": 0, "reactivated": 0}
     grace = dt.timedelta(days=settings.OVERDUE_GRACE_DAYS)
     close_after = dt.timedelta(days=settings.SUSPENDED_CLOSE_DAYS)
     now = timezone.now()
+    invoices = Invoice.objects.filter(state=Invoice.State.FINALIZED, due_date__lt=today)
+    flagged = Account.objects.filter(overdue_since__isnull=False)
+    applications = Application.objects.all()
+    if account_ids is not None:
+        invoices = invoices.filter(account_id__in=account_ids)
+        flagged = flagged.filter(pk__in=account_ids)
+        applications = applications.filter(account_id__in=account_ids)
     earliest_due = dict(
-        Invoice.objects.filter(state=Invoice.State.FINALIZED, due_date__lt=today)
-        .values("account_id")
-        .annotate(due=Min("due_date"))
-        .values_list("account_id", "due")
+        invoices.values("account_id").annotate(due=Min("due_date")).values_list("account_id", "due")
     )
     with transaction.atomic():
         for account in Account.objects.select_for_update().filter(
-            pk__in=set(earliest_due)
-            | set(Account.objects.filter(overdue_since__isnull=False).values_list("pk", flat=True))
+            pk__in=set(earliest_due) | set(flagged.values_list("pk", flat=True))
         ):
             due = earliest_due.get(account.pk)
             if due is None:
@@ -52,7 +56,7 @@ def overdue_refresh(*, today: dt.date) -> dict:
                 for app in account.applications.filter(status=Application.Status.ACTIVE):
                     _set_status(app, Application.Status.SUSPENDED, OVERDUE_REASON, now)
                     summary["suspended"] += 1
-        for app in Application.objects.filter(
+        for app in applications.filter(
             status=Application.Status.SUSPENDED, status_changed_at__lt=now - close_after
         ):
             _set_status(

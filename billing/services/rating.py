@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from billing.calendar import billing_tz, days_in_month, month_end, month_start
 from billing.catalog import price_entries_in_force
+from billing.locks import applications_lock
 from billing.models import (
     AddOn,
     AddOnSubscription,
@@ -357,6 +358,7 @@ def rate_accounts_day(
             applications = applications.filter(pk__in=application_ids)
         # Only applications that existed on the day (an edition period has started).
         applications = list(applications.filter(edition_periods__starts_on__lte=day).distinct())
+        applications_lock(app.pk for app in applications)  # ingestion waits (billing.locks)
         closed = _closed_months(account_ids)
         usage = aggregate_day([app.pk for app in applications], day)
         touched: set[tuple[int, dt.date]] = set()
@@ -389,6 +391,25 @@ def _days_to_rate(application: Application, day: dt.date, closed) -> list[dt.dat
     start = min([day, *stale])
     days = {day, *stale, *rated.filter(day__gt=start).values_list("day", flat=True)}
     return sorted(d for d in days if (application.account_id, month_start(d)) not in closed)
+
+
+def rate_stale_days(application: Application, month: dt.date, catalog: _Catalog, closed) -> int:
+    """Rate again the stale days of ``month`` (late events) and the rated days after them.
+    Returns the number of days rated; 0 (one query) when nothing is stale."""
+    stale = RatedDay.objects.filter(
+        application=application,
+        state=RatedDay.State.STALE,
+        day__range=(month_start(month), month_end(month)),
+    ).order_by("day")
+    first_stale = stale.values_list("day", flat=True).first()
+    if first_stale is None:
+        return 0
+    days = _days_to_rate(application, first_stale, closed)
+    for day in days:
+        _rate_and_store(
+            application, day, aggregate_day([application.pk], day)[application.pk], catalog
+        )
+    return len(days)
 
 
 def _rate_and_store(application, day, usage: DayUsage, catalog: _Catalog) -> int:
@@ -532,7 +553,8 @@ def rate_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResul
     first = month_start(month)
     with transaction.atomic():
         closed = _closed_months(account_ids)
-        applications = Application.objects.filter(account_id__in=account_ids).order_by("pk")
+        applications = list(Application.objects.filter(account_id__in=account_ids).order_by("pk"))
+        applications_lock(app.pk for app in applications)  # ingestion waits (billing.locks)
         touched = set()
         for application in applications:
             if (application.account_id, first) in closed:
@@ -541,6 +563,8 @@ def rate_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResul
             if not application.edition_periods.filter(starts_on__lte=month_end(first)).exists():
                 continue
             result.applications += 1
+            # Late events since the last daily run: their days are rated before the close.
+            result.days_rated += rate_stale_days(application, first, catalog, closed)
             # Terms due in the month are on its invoice even if a daily run was missed.
             terms_renew(application=application, day=month_end(first))
             drafts = rate_month_drafts(application, first, catalog)

@@ -2,16 +2,11 @@
 separate process reading the same PostgreSQL test database."""
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from celery.result import AsyncResult
 from django.conf import settings
-from django.db import connection
 
 from accounts.services import account_create
 from billing import tasks
@@ -19,53 +14,14 @@ from billing.models import Charge, Invoice
 from billing.services.applications import application_create
 from billing.services.ingestion import SYSTEM, usage_events_ingest
 from portal.celery import app as celery_app
-from tests.conftest import IN_CI, _redis_reachable, require_postgresql
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import start_celery_worker, stop_celery_worker
 
 
 @pytest.fixture
 def worker():
-    require_postgresql()
-    if not settings.CELERY_BROKER_URL or not _redis_reachable(settings.CELERY_BROKER_URL):
-        message = "needs Redis at CELERY_BROKER_URL (run `make test`)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    celery_app.control.purge()
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_DEBUG": "true",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "--concurrency",
-            "2",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = start_celery_worker(concurrency=2)
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_celery_worker(process)
 
 
 @pytest.mark.celery_worker

@@ -8,6 +8,7 @@ from accounts.services import account_create
 from billing.errors import BillingError
 from billing.models import Application, Invoice
 from billing.services.applications import application_create, edition_change
+from billing.services.finance import payment_record
 from billing.services.invoicing import invoice_finalize
 from billing.services.overdue import overdue_refresh
 
@@ -54,8 +55,12 @@ def test_paying_clears_overdue_and_reactivates(finalized):
     overdue_refresh(today=dt.date(2026, 11, 20))
     app.refresh_from_db()
     assert app.status == Application.Status.SUSPENDED
-    # Stand-in for the payment service (issue 4): the invoice is paid.
-    Invoice.objects.filter(account=account).update(state=Invoice.State.PAID)
+    invoice = Invoice.objects.get(account=account)
+    payment_record(
+        account=account, currency="CNY", amount=invoice.total, actor=None, invoice=invoice
+    )
+    invoice.refresh_from_db()
+    assert invoice.state == Invoice.State.PAID
 
     overdue_refresh(today=dt.date(2026, 11, 21))
 
