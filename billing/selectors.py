@@ -406,6 +406,7 @@ class AccountSummary:
     role: str
     applications: list[ApplicationSummary]
     month_to_date: list[MonthToDate]  # per currency, adjustments included
+    balances: dict[str, Decimal]  # account_balances: negative is owed, positive a credit
 
 
 def dashboard_for_user(*, user, today: dt.date | None = None) -> list[AccountSummary]:
@@ -444,9 +445,18 @@ def dashboard_for_user(*, user, today: dt.date | None = None) -> list[AccountSum
                     for app in applications
                 ],
                 month_to_date=estimates,
+                balances=account_balances(account_id=account.pk),
             )
         )
     return summaries
+
+
+def balances_for_user(*, user) -> list[tuple[Account, dict[str, Decimal]]]:
+    """Each of the user's accounts with its balance per currency (``account_balances``)."""
+    return [
+        (account, account_balances(account_id=account.pk))
+        for account in accounts_for_user(user=user)
+    ]
 
 
 # --- Application page --------------------------------------------------------------------------

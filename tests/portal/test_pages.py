@@ -15,6 +15,7 @@ from accounts.services import account_create, api_key_authenticate, user_get_or_
 from billing.calendar import billing_today
 from billing.models import AddOnSubscription, Application, Invoice
 from billing.services.applications import application_create, edition_change
+from billing.services.finance import credit_note_issue, payment_record
 from billing.services.ingestion import SYSTEM, usage_events_ingest
 from billing.services.jobs import bill_day
 from tests.factories import InvoiceFactory
@@ -313,6 +314,37 @@ def test_invoice_list_and_detail(owner_client, owner):
 
     pdf = owner_client.get(reverse("invoice_pdf", args=[invoice.pk]))
     assert pdf["Content-Disposition"] == f'attachment; filename="{invoice.number}.pdf"'
+
+
+def test_credit_notes_payments_and_balance_as_the_customer_sees_them(owner_client, owner):
+    invoice = owner.invoice  # 1999.00 CNY, finalized
+    staff, _ = user_get_or_create(email="finance@example.com", is_staff=True)
+    before = owner_client.get(reverse("dashboard")).content.decode()
+    assert "you owe 1,999.00 CNY" in before  # nothing paid yet
+
+    credit_note_issue(invoice=invoice, amount="100.00", reason="Outage on the 3rd", actor=staff)
+    payment_record(
+        account=owner.account,
+        currency="CNY",
+        amount="500.00",
+        actor=staff,
+        invoice=invoice,
+        reference="WIRE-77",
+    )
+
+    page = owner_client.get(reverse("invoice", args=[invoice.pk])).content.decode()
+    assert "Outage on the 3rd" in page and "WIRE-77" in page
+    assert "−100.00 CNY" in page and "−500.00 CNY" in page
+    assert 'data-testid="amount-due">1,399.00 CNY' in page  # 1999 - 100 - 500
+    listing = owner_client.get(reverse("invoices")).content.decode()
+    assert "Outage on the 3rd" in listing and "WIRE-77" in listing
+    assert "you owe 1,399.00 CNY" in listing  # balance: -1999 + 100 + 500
+    dashboard = owner_client.get(reverse("dashboard")).content.decode()
+    assert "you owe 1,399.00 CNY" in dashboard
+
+    payment_record(account=owner.account, currency="CNY", amount="1500.00", actor=staff)
+    dashboard = owner_client.get(reverse("dashboard")).content.decode()
+    assert "101.00 CNY in credit" in dashboard  # -1399 + 1500
 
 
 def test_invoice_list_query_count_does_not_grow_with_invoices(
