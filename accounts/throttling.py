@@ -41,10 +41,15 @@ class LoginThrottle:
     username: str
     address: str
 
+    def __post_init__(self):
+        # "T@Example.com " and "t@example.com" count as one username: varying the case or
+        # spacing must not buy an attacker more guesses.
+        object.__setattr__(self, "username", (self.username or "").strip().lower())
+
     @classmethod
     def for_request(cls, request, username: str) -> "LoginThrottle":
         address = (request.META.get("REMOTE_ADDR") if request is not None else None) or "unknown"
-        return cls(username=(username or "").strip().lower(), address=address)
+        return cls(username=username, address=address)
 
     # -- keys -----------------------------------------------------------------------------
     def _key(self, kind: str, *parts: str) -> str:

@@ -181,7 +181,7 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
         totals.append(("Credited", -detail.credited))
     if detail.paid:
         totals.append(("Paid", -detail.paid))
-    if detail.amount_due is not None:
+    if invoice.state != Invoice.State.DRAFT:
         totals.append(("Amount due", detail.amount_due))
     for label, amount in totals:
         rows.append(

@@ -110,12 +110,17 @@ def month_to_date(
                     "quantity": draft.billable_quantity,
                     "unit_price": draft.unit_price,
                     "exact_amount": draft.amount,
+                    # After the application's daily usage lines (sort keys of _line_specs).
+                    "sort_key": f"{application.sdkappid}-3-{draft.item_code}",
                 }
             )
     result = []
     for currency, currency_lines in lines.items():
         if not currency_lines:
             continue
+        # The invoice's order: per application, purchases, then usage, then monthly items;
+        # account adjustments last.
+        currency_lines.sort(key=lambda line: line.get("sort_key") or "~")
         for line in currency_lines:
             line["amount"] = round_money(line["exact_amount"], currency)
         total = sum((line["amount"] for line in currency_lines), Decimal(0))
@@ -250,12 +255,10 @@ def invoices_for_user(*, user) -> QuerySet[Invoice]:
     )
 
 
-def amount_due(invoice: Invoice, *, credited: Decimal, paid: Decimal) -> Decimal | None:
-    """What the customer still owes on an invoice: nothing on a draft (not issued yet), nothing
-    on a paid or void one, else the total less credit notes and payments against it."""
-    if invoice.state == Invoice.State.DRAFT:
-        return None
-    if invoice.state != Invoice.State.FINALIZED:
+def amount_due(invoice: Invoice, *, credited: Decimal, paid: Decimal) -> Decimal:
+    """``invoice_amount_due`` with the credit notes and payments already summed (the invoice
+    list annotates them, so a page of invoices costs one query): the same rule."""
+    if invoice.state in (Invoice.State.DRAFT, Invoice.State.VOID):
         return ZERO
     return max(ZERO, invoice.total - credited - paid)
 
@@ -403,6 +406,7 @@ class AccountSummary:
     role: str
     applications: list[ApplicationSummary]
     month_to_date: list[MonthToDate]  # per currency, adjustments included
+    balances: dict[str, Decimal]  # account_balances: negative is owed, positive a credit
 
 
 def dashboard_for_user(*, user, today: dt.date | None = None) -> list[AccountSummary]:
@@ -441,9 +445,18 @@ def dashboard_for_user(*, user, today: dt.date | None = None) -> list[AccountSum
                     for app in applications
                 ],
                 month_to_date=estimates,
+                balances=account_balances(account_id=account.pk),
             )
         )
     return summaries
+
+
+def balances_for_user(*, user) -> list[tuple[Account, dict[str, Decimal]]]:
+    """Each of the user's accounts with its balance per currency (``account_balances``)."""
+    return [
+        (account, account_balances(account_id=account.pk))
+        for account in accounts_for_user(user=user)
+    ]
 
 
 # --- Application page --------------------------------------------------------------------------
@@ -908,6 +921,14 @@ def usage_series(
         kind = "audio" if row["metric"] == Metric.IM_MODERATION_AUDIO_SECONDS else "video"
         timed_minutes[kind][index[row["billing_day"]]] += counted_minutes(row["seconds"])
 
+    # Days before the application existed are gaps, not zeros.
+    born = (
+        application.edition_periods.order_by("starts_on")
+        .values_list("starts_on", flat=True)
+        .first()
+    )
+    before = sum(1 for day in day_list if born and day < born)
+
     charts = [
         UsageChart("dau", "Daily active users", "users", "line", [ChartSeries("DAU", dau)], "peak"),
         UsageChart(
@@ -932,6 +953,7 @@ def usage_series(
             "total",
         ),
     ]
+    # Moderation and Conversational AI charts only where the region's price book sells them.
     ratios = catalog.price_entries_in_force(
         item_codes=[f"im.moderation.{kind}" for _, kind, _ in MODERATION_TYPES],
         region=application.region,
@@ -958,19 +980,26 @@ def usage_series(
                 "total",
             )
         )
-    charts.append(
-        UsageChart(
-            "ai_stt",
-            "AI and speech-to-text minutes",
-            "minutes",
-            "bar",
-            [
-                ChartSeries(trtc_items["trtc.ai"].name, minutes["trtc.ai"]),
-                ChartSeries(trtc_items["trtc.stt"].name, minutes["trtc.stt"]),
-            ],
-            "total",
-        )
+    ai_stt_sold = catalog.price_entries_in_force(
+        item_codes=["trtc.ai", "trtc.stt"], region=application.region, day=last
     )
+    if ai_stt_sold:  # SPEC 4.6: region intl
+        charts.append(
+            UsageChart(
+                "ai_stt",
+                "AI and speech-to-text minutes",
+                "minutes",
+                "bar",
+                [
+                    ChartSeries(trtc_items["trtc.ai"].name, minutes["trtc.ai"]),
+                    ChartSeries(trtc_items["trtc.stt"].name, minutes["trtc.stt"]),
+                ],
+                "total",
+            )
+        )
+    for chart in charts:
+        for series in chart.series:
+            series.values[:before] = [None] * before
     return UsageSeries(day_list, charts)
 
 
@@ -1031,7 +1060,7 @@ class InvoiceDetail:
     payments: list[Payment]
     credited: Decimal
     paid: Decimal
-    amount_due: Decimal | None  # None on a draft: nothing is due before finalization
+    amount_due: Decimal  # nothing on a draft (not issued yet) or a void invoice
 
     @property
     def currency(self) -> str:

@@ -12,10 +12,17 @@ class AccountChoiceMixin:
     def _set_accounts(self, accounts):
         field = forms.ModelChoiceField(queryset=accounts, empty_label=None, label="Account")
         only = list(accounts[:2])
-        if len(only) == 1:
-            field.initial = only[0].pk
+        self._only_account = only[0] if len(only) == 1 else None
+        if self._only_account is not None:
+            field.initial = self._only_account.pk
             field.widget = forms.HiddenInput()
+            field.required = False
         self.fields["account"] = field
+
+    def clean_account(self):
+        # A user of one account need not name it; an id outside the user's accounts is
+        # refused by the queryset ("Select a valid choice").
+        return self.cleaned_data.get("account") or self._only_account
 
 
 class ApplicationCreateForm(AccountChoiceMixin, forms.Form):

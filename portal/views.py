@@ -298,6 +298,7 @@ def invoice_list(request):
         "portal/invoice_list.html",
         {
             "invoices": invoices,
+            "balances": selectors.balances_for_user(user=request.user),
             "credit_notes": selectors.credit_notes_for_user(user=request.user),
             "payments": selectors.payments_for_user(user=request.user),
         },

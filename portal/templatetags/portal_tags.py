@@ -26,8 +26,14 @@ def quantity(value):
 
 
 @register.filter
-def get_item(mapping, key):
-    return mapping.get(key) if mapping else None
+def balance(amount, currency=""):
+    """An account balance for the customer: negative is owed, positive is a credit."""
+    amount = Decimal(amount)
+    if amount < 0:
+        return f"you owe {money_text(-amount, currency)}"
+    if amount > 0:
+        return f"{money_text(amount, currency)} in credit"
+    return f"settled (0.00 {currency})".replace(" )", ")")
 
 
 @register.filter
