@@ -384,36 +384,41 @@ def usage_events_ingest(
         )
     validator = _Validator(events, caller, now or timezone.now())
     cleaned = [validator.clean(index, event) for index, event in enumerate(events)]
-    validator.check_closed_months(cleaned)
     if validator.errors:
+        validator.check_closed_months(cleaned)  # name every invalid event, closed months too
         raise IngestionRejected(validator.errors)
 
-    # Repeats inside the batch: the first one counts, a same-content repeat is a duplicate.
-    unique: dict[tuple[int, str], tuple[int, _Clean]] = {}
     result = IngestResult()
-    conflicts: list[EventError] = []
-    for index, event in enumerate(cleaned):
-        key = (event.application_id, event.event_id)
-        if key in unique:
-            if unique[key][1] != event:
-                conflicts.append(
-                    EventError(
-                        index,
-                        "id",
-                        "conflict",
-                        f"id {event.event_id!r} appears twice in the batch with different content.",
-                    )
-                )
-            else:
-                result.duplicates += 1
-        else:
-            unique[key] = (index, event)
-    if conflicts:
-        raise IngestionRejected(conflicts, conflict=True)
-
     with transaction.atomic():
-        applications_lock({e.application_id for _, e in unique.values()}, shared=True)
-        _recheck_closed_months(validator, unique)
+        # Shared locks on the batch's applications (billing.locks), then the closed months:
+        # a close that committed before is seen here; one that starts later waits for this
+        # batch to commit, and rates it.
+        applications_lock({event.application_id for event in cleaned}, shared=True)
+        validator.check_closed_months(cleaned)
+        if validator.errors:
+            raise IngestionRejected(validator.errors)
+        # Repeats inside the batch: the first counts, a same-content repeat is a duplicate.
+        unique: dict[tuple[int, str], tuple[int, _Clean]] = {}
+        conflicts: list[EventError] = []
+        for index, event in enumerate(cleaned):
+            key = (event.application_id, event.event_id)
+            if key in unique:
+                if unique[key][1] != event:
+                    conflicts.append(
+                        EventError(
+                            index,
+                            "id",
+                            "conflict",
+                            f"id {event.event_id!r} appears twice in the batch with different "
+                            "content.",
+                        )
+                    )
+                else:
+                    result.duplicates += 1
+            else:
+                unique[key] = (index, event)
+        if conflicts:
+            raise IngestionRejected(conflicts, conflict=True)
         inserted = _insert(event for _, event in unique.values())
         leftovers = [(i, e) for key, (i, e) in unique.items() if key not in inserted]
         if leftovers:
@@ -438,35 +443,6 @@ def usage_events_ingest(
         days = {(e.application_id, e.billing_day) for k, (_, e) in unique.items() if k in inserted}
         result.restaled_days = _mark_rated_days_stale(days)
     return result
-
-
-def _recheck_closed_months(validator, unique) -> None:
-    """Under the applications' locks: a month closed since validation takes no more usage."""
-    account_of = {app.pk: app.account_id for app in validator.applications.values()}
-    months = {
-        (account_of[e.application_id], month_start(e.billing_day)) for _, e in unique.values()
-    }
-    closed = set(
-        Invoice.objects.filter(
-            account_id__any={account for account, _ in months},
-            month__in={month for _, month in months},
-        )
-        .exclude(state=Invoice.State.DRAFT)
-        .values_list("account_id", "month")
-    )
-    errors = [
-        EventError(
-            index,
-            "timestamp",
-            "period_closed",
-            f"The invoice for {e.billing_day:%Y-%m} was finalized meanwhile; this month takes "
-            "no more usage.",
-        )
-        for index, e in unique.values()
-        if (account_of[e.application_id], month_start(e.billing_day)) in closed
-    ]
-    if errors:
-        raise IngestionRejected(errors)
 
 
 COLUMNS = (
@@ -537,9 +513,9 @@ def _insert_copy(rows: list[_Clean], table: str, received, conflict: str) -> set
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_incoming" + conflict
         )
-        stored = {(app_id, event_id) for app_id, event_id in cursor.fetchall()}
-        cursor.execute("DELETE FROM usage_incoming")  # for a second batch in this transaction
-        return stored
+        # The staging table empties at commit. A second batch in the same transaction finds
+        # the first one's rows there too: already stored, they insert nothing again.
+        return {(app_id, event_id) for app_id, event_id in cursor.fetchall()}
 
 
 def _stored_rows(events: list[_Clean]) -> dict[tuple[int, str], dict]:
