@@ -282,12 +282,14 @@ class Bench:
     def _start_profiler(self, worker: CeleryWorker, label: str):
         if not self.profile:
             return None
-        pid = worker.pool_pids()[0]
-        target = self.results_dir / "profiles" / f"daily-{self.scale.name}-{label}.speedscope"
+        pid = worker.process.pid
+        name = label.replace(",", "").replace(" ", "-")
+        target = self.results_dir / "profiles" / f"{self.scale.name}-{name}.speedscope"
         target.parent.mkdir(parents=True, exist_ok=True)
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "-r",
-             "100", "-f", "speedscope", "-o", str(target), "--nonblocking"],
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid),
+             "--subprocesses", "-r", "100", "-f", "speedscope", "-o", str(target),
+             "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         time.sleep(1)
@@ -335,11 +337,13 @@ class Bench:
     def monthly_close(self) -> None:
         month = month_start(self.day)
         drafts = Invoice.objects.filter(month=month, state=Invoice.State.DRAFT).count()
-        with CeleryWorker(2, self.work / "celery.log", self.env):
+        with CeleryWorker(2, self.work / "celery.log", self.env) as worker:
+            profiler = self._start_profiler(worker, "monthly close")
             started = time.monotonic()
             chord_id = tasks.close_month_fan_out.delay(str(month)).get(timeout=JOB_TIMEOUT)
             totals = AsyncResult(chord_id).get(timeout=JOB_TIMEOUT)
             seconds = time.monotonic() - started
+            self._stop_profiler(profiler)
         finalized = totals.get("invoices_finalized", 0)
         still_draft = Invoice.objects.filter(month=month, state=Invoice.State.DRAFT).count()
         if still_draft:

@@ -8,8 +8,10 @@ transaction with one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``.
 """
 
 import datetime as dt
+import itertools
 import json
 import math
+import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -493,28 +495,33 @@ def _insert(events) -> set[tuple[int, str]]:
         return {(app_id, event_id) for app_id, event_id in cursor.fetchall()}
 
 
+_batch_numbers = itertools.count(random.getrandbits(40))
+
+
 def _insert_copy(rows: list[_Clean], table: str, received, conflict: str) -> set:
     """PostgreSQL: COPY the batch into a session-local staging table, then one INSERT ...
     SELECT ... ON CONFLICT DO NOTHING into the usage table. COPY sends rows as they are (no
-    SQL text to build and parse per value); the staging table empties at commit."""
+    SQL text to build and parse per value). The staging table empties at commit; within one
+    transaction each batch reads only its own rows (``batch``), never an earlier batch's."""
     columns = ", ".join(COLUMNS)
+    batch = next(_batch_numbers)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS usage_incoming ON COMMIT DELETE ROWS "
-            f"AS SELECT {columns} FROM {table} WITH NO DATA"
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS usage_staging ON COMMIT DELETE ROWS "
+            f"AS SELECT 0::bigint AS batch, {columns} FROM {table} WITH NO DATA"
         )
-        copy_sql = f"COPY usage_incoming ({columns}) FROM STDIN"
+        copy_sql = f"COPY usage_staging (batch, {columns}) FROM STDIN"
         with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
             for e in rows:
                 copy.write_row(
-                    (e.application_id, e.event_id, e.metric, e.timestamp, e.billing_day,
+                    (batch, e.application_id, e.event_id, e.metric, e.timestamp, e.billing_day,
                      e.value, e.dimension, json.dumps(e.properties), received)
                 )  # fmt: skip
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_incoming" + conflict
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_staging "
+            f"WHERE batch = %s" + conflict,
+            [batch],
         )
-        # The staging table empties at commit. A second batch in the same transaction finds
-        # the first one's rows there too: already stored, they insert nothing again.
         return {(app_id, event_id) for app_id, event_id in cursor.fetchall()}
 
 

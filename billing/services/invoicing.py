@@ -326,14 +326,17 @@ _deferred: ContextVar[set[InvoiceKey] | None] = ContextVar("invoices_deferred", 
 def invoices_refresh_deferred():
     """Inside this block ``invoices_mark_stale`` only notes which drafts changed; they are
     refreshed together, in bulk, when the block ends without an error (the billing jobs: a
-    chunk of accounts renews terms and rates applications, then refreshes each draft once)."""
-    if _deferred.get() is not None:  # already deferred by an outer block
-        yield
+    chunk of accounts renews terms and rates applications, then refreshes each draft once).
+    Yields the set of (account, currency, month) keys noted, refreshed once the block ends;
+    a nested block adds to the outer one's."""
+    outer = _deferred.get()
+    if outer is not None:
+        yield outer
         return
-    token = _deferred.set(set())
+    keys: set[InvoiceKey] = set()
+    token = _deferred.set(keys)
     try:
-        yield
-        keys = _deferred.get()
+        yield keys
     finally:
         _deferred.reset(token)
     invoices_refresh(keys)
@@ -428,14 +431,16 @@ def invoices_finalize(
     actor=None,
     today: dt.date | None = None,
     usage_locked: bool = False,
+    refreshed: set[InvoiceKey] = frozenset(),
 ) -> list[Invoice]:
     """Finalize the drafts among ``invoice_ids`` together (the monthly close of a chunk of
     accounts): lock them, rate their months' stale days (unless ``usage_locked``: the caller
     holds the applications' locks and rated them), refresh their lines, issue consecutive
     numbers in (account, currency) order, freeze totals, due dates and billing snapshots, and
-    write one audit record each. Invoices that are no longer drafts are left alone. The
-    sequence row is locked last, so parallel chunks wait for each other only while they
-    commit."""
+    write one audit record each. Invoices that are no longer drafts are left alone; those
+    whose keys are in ``refreshed`` were rebuilt in this transaction already (the monthly
+    close) and are not rebuilt again. The sequence row is locked last, so parallel chunks
+    wait for each other only while they commit."""
     with transaction.atomic():
         locked = (
             Invoice.objects.select_for_update()
@@ -449,7 +454,8 @@ def invoices_finalize(
         if not usage_locked:
             for account_id, month in sorted({(i.account_id, i.month) for i in drafts}):
                 _rate_stale_usage(account_id, month)
-        invoices_refresh([(i.account_id, i.currency, i.month) for i in drafts])
+        keys = [(i.account_id, i.currency, month_start(i.month)) for i in drafts]
+        invoices_refresh([key for key in keys if key not in refreshed])
         totals = dict(
             Invoice.objects.filter(pk__any=[i.pk for i in drafts]).values_list("pk", "total")
         )

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from billing.calendar import month_start
 from billing.models import Application, Invoice, JobRun
-from billing.services.invoicing import invoices_finalize
+from billing.services.invoicing import invoices_finalize, invoices_refresh_deferred
 from billing.services.overdue import overdue_refresh
 from billing.services.rating import ChunkResult, rate_accounts_day, rate_accounts_month
 
@@ -138,9 +138,13 @@ def close_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResu
     applications' locks (billing.locks): no event slips in between the last rating and the
     freeze, and a crash gives the chunk's invoice numbers back."""
     with transaction.atomic():
-        result = rate_accounts_month(account_ids=account_ids, month=month)
+        with invoices_refresh_deferred() as refreshed:
+            result = rate_accounts_month(account_ids=account_ids, month=month)
+        # The drafts rebuilt just now, under the same locks, are not rebuilt again.
         finalized = invoices_finalize(
-            invoice_ids=invoices_to_finalize(month, account_ids), usage_locked=True
+            invoice_ids=invoices_to_finalize(month, account_ids),
+            usage_locked=True,
+            refreshed=refreshed,
         )
         result.invoices_finalized = len(finalized)
     return result
