@@ -30,6 +30,11 @@ from billing.services.invoicing import invoices_mark_stale, month_is_closed
 ONE_DAY = dt.timedelta(days=1)
 
 
+# The operating system's randomness: a seeded global ``random`` (tests, libraries) would hand
+# every process the same sequence of SDKAppIDs.
+_SDKAPPID_RANDOM = random.SystemRandom()
+
+
 def _ensure_month_open(application: Application, day: dt.date) -> None:
     """A purchase dated in a month whose invoice is finalized could never be billed."""
     if month_is_closed(account_id=application.account_id, day=day):
@@ -73,7 +78,7 @@ def application_create(
     day = created_on or billing_today()
     trial = catalog.edition_by_code("trial")
     for _attempt in range(10):
-        candidate = sdkappid or random.randint(*SDKAPPID_RANGE)
+        candidate = sdkappid or _SDKAPPID_RANDOM.randint(*SDKAPPID_RANGE)
         try:
             with transaction.atomic():
                 application = Application.objects.create(
