@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from accounts.models import Account, ApiKey, Membership
+from accounts.throttling import ThrottledAdminAuthenticationForm
 from billing.models import Application, Invoice
 from billing.selectors import account_balances
 
@@ -82,3 +83,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the prefix stays traceable
+
+
+# The admin's login form counts failures and locks out like the portal's (issue 4, issue 5).
+admin.site.login_form = ThrottledAdminAuthenticationForm

@@ -1,0 +1,14 @@
+"""Reads about accounts and keys, always scoped to the user asking."""
+
+from django.db.models import QuerySet
+
+from accounts.models import ApiKey
+
+
+def api_keys_for_user(*, user) -> QuerySet[ApiKey]:
+    """The keys of every account the user belongs to (never service keys), active first."""
+    return (
+        ApiKey.objects.filter(account__memberships__user=user, is_service=False)
+        .select_related("account", "created_by")
+        .order_by("revoked_at", "-created_at", "-pk")
+    )
