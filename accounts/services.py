@@ -90,6 +90,12 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
     return key
 
 
+def api_key_mark_used(*, key: ApiKey, now=None) -> None:
+    """Record when a key was last used (one UPDATE of that column only)."""
+    key.last_used_at = now or timezone.now()
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=key.last_used_at)
+
+
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()

@@ -6,12 +6,12 @@ Beat (settings.CELERY_BEAT_SCHEDULE) runs ``bill_previous_day`` at 00:30 and
 import datetime as dt
 
 from celery import chord, group, shared_task
-from django.db import InterfaceError, OperationalError
+from django.db import IntegrityError, InterfaceError, OperationalError
 
 from billing.calendar import billing_today, month_start
 from billing.services import jobs
 from billing.services.overdue import overdue_refresh
-from billing.services.rating import rate_accounts_day
+from billing.services.rating import rate_accounts_day, stale_days_rerate
 
 # A dropped database connection or a broker hiccup: retried with exponential backoff (1 s,
 # 2 s, 4 s ... with jitter). Celery's Django fixup closes the broken connection between
@@ -66,3 +66,10 @@ def close_month(month: str) -> dict:
 def close_previous_month():
     previous = month_start(month_start(billing_today()) - dt.timedelta(days=1))
     return close_month(str(previous))
+
+
+@shared_task(**{**RETRY, "autoretry_for": (*RETRY["autoretry_for"], IntegrityError)})
+def rerate_stale_days(application_ids: list[int]) -> dict:
+    """Late events made rated days stale (enqueued by the API after the events commit): rate
+    them again now. A retry after a clash with the daily job is harmless (idempotent)."""
+    return vars(stale_days_rerate(application_ids=application_ids))

@@ -430,6 +430,33 @@ def _rate_and_store(application, day, usage: DayUsage, catalog: _Catalog) -> int
     return changes
 
 
+def stale_days_rerate(*, application_ids: list[int]) -> ChunkResult:
+    """Rate again, now, the stale days of these applications (late events for days already
+    rated, SPEC 7) and the rated days after them, instead of waiting for the next daily job.
+    Each application is rated from its first stale day in a draft month, under the exclusive
+    lock ``rate_accounts_day`` takes (billing.locks), so it never interleaves with ingestion,
+    the daily job or another re-rate. Idempotent: once nothing is stale it reads and writes
+    nothing more."""
+    total = ChunkResult()
+    stale = list(
+        RatedDay.objects.filter(application_id__in=application_ids, state=RatedDay.State.STALE)
+        .values_list("application_id", "application__account_id", "day")
+        .order_by("application_id", "day")
+    )
+    closed = _closed_months(sorted({account_id for _, account_id, _ in stale}))
+    first_day: dict[int, tuple[int, dt.date]] = {}
+    for application_id, account_id, day in stale:
+        if (account_id, month_start(day)) not in closed:
+            first_day.setdefault(application_id, (account_id, day))
+    for application_id, (account_id, day) in first_day.items():
+        result = rate_accounts_day(
+            account_ids=[account_id], day=day, application_ids=[application_id]
+        )
+        for name, value in vars(result).items():
+            setattr(total, name, getattr(total, name) + value)
+    return total
+
+
 # --------------------------------------------------------------------------------------------
 # Monthly items
 # --------------------------------------------------------------------------------------------
