@@ -455,8 +455,11 @@ COLUMNS = (
 
 
 def _insert(events) -> set[tuple[int, str]]:
-    """One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING: the keys actually stored."""
-    rows = list(events)
+    """One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING: the keys actually stored.
+
+    Rows go in key order: two batches sharing keys then wait on each other's rows in the same
+    order instead of deadlocking (found by tests/reliability/test_concurrency.py)."""
+    rows = sorted(events, key=lambda e: (e.application_id, e.event_id))
     if not rows:
         return set()
     table = connection.ops.quote_name(UsageEvent._meta.db_table)
