@@ -13,6 +13,12 @@ export DJANGO_DEBUG ?= true
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/billing_portal
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
+# `make bench`: its own database (dropped and recreated by every run) and broker.
+BENCH_SCALE ?= full
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/billing_bench
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/14
+BENCH_ARGS ?=
+
 DEMO_CUSTOMER_EMAIL := demo@example.com
 DEMO_CUSTOMER_PASSWORD := demo-customer-pw
 DEMO_FINANCE_EMAIL := finance@example.com
@@ -24,7 +30,7 @@ DEMO_DAYS := 60
 help:
 	@echo "make run    - install, migrate, load demo data, rate it, serve on 127.0.0.1:8000"
 	@echo "make test   - ruff, makemigrations --check and the whole pytest suite (PostgreSQL, Redis)"
-	@echo "make bench  - the benchmark (PostgreSQL)"
+	@echo "make bench  - the benchmark (PostgreSQL, Redis): BENCH_SCALE=full|small|tiny"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +72,12 @@ test: install
 	$(VENV)/bin/ruff format --check .
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install
+	DJANGO_DEBUG=false DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_hex(32))') \
+	DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost DJANGO_SECURE_SSL_REDIRECT=false LOG_LEVEL=WARNING \
+	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) \
+	$(PY) manage.py bench --fresh --scale $(BENCH_SCALE) $(BENCH_ARGS)
 
 worker: install
 	$(VENV)/bin/celery -A portal worker --loglevel=INFO

@@ -20,6 +20,29 @@ def _jsonable(values: dict | None) -> dict:
     return out
 
 
+def audit_record_build(
+    *,
+    actor,
+    action: str,
+    target,
+    account=None,
+    before: dict | None = None,
+    after: dict | None = None,
+    reason: str = "",
+) -> AuditRecord:
+    """An unsaved record; ``audit_record_create`` saves one, the bulk jobs save many at once."""
+    return AuditRecord(
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        target_type=target._meta.model_name,
+        target_id=str(target.pk),
+        account=account,
+        before=_jsonable(before),
+        after=_jsonable(after),
+        reason=reason,
+    )
+
+
 def audit_record_create(
     *,
     actor,
@@ -30,13 +53,19 @@ def audit_record_create(
     after: dict | None = None,
     reason: str = "",
 ) -> AuditRecord:
-    return AuditRecord.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
+    record = audit_record_build(
+        actor=actor,
         action=action,
-        target_type=target._meta.model_name,
-        target_id=str(target.pk),
+        target=target,
         account=account,
-        before=_jsonable(before),
-        after=_jsonable(after),
+        before=before,
+        after=after,
         reason=reason,
     )
+    record.save()
+    return record
+
+
+def audit_records_create(records: list[AuditRecord]) -> None:
+    """Save records built with ``audit_record_build`` in one multi-row insert."""
+    AuditRecord.objects.bulk_create(records, batch_size=1000)

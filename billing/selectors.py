@@ -64,17 +64,26 @@ def month_to_date(
     uses (IM overage so far, message history accrued so far). Nothing is written.
 
     With ``application_id``: only that application's lines (no account adjustments)."""
-    from billing.services.invoicing import _line_specs
-    from billing.services.rating import _Catalog, _entries_by_id, rate_month_drafts
+    from billing.services.applications import edition_periods_by_application
+    from billing.services.invoicing import _line_specs_bulk
+    from billing.services.rating import (
+        _Catalog,
+        _entries_by_id,
+        _postpaid_subscriptions,
+        month_measures,
+        rate_month_drafts,
+    )
 
     today = today or billing_today()
     month = month_start(today)
+    last = min(month_end(month), today)
     job_catalog = _Catalog()
     lines: dict[str, list[dict]] = defaultdict(list)
+    specs = _line_specs_bulk([account_id], month)
     for currency in Currency.values:
         lines[currency] += [
             spec
-            for spec in _line_specs(account_id, currency, month)
+            for spec in specs.get((account_id, currency), [])
             if application_id is None or spec.get("application_id") == application_id
         ]
     adjustments = Adjustment.objects.filter(invoice__account_id=account_id, invoice__month=month)
@@ -91,12 +100,30 @@ def month_to_date(
     applications = Application.objects.filter(account_id=account_id).order_by("sdkappid")
     if application_id is not None:
         applications = applications.filter(pk=application_id)
+    applications = list(applications)
+    # The monthly items of every application at once: measures, add-ons and price entries
+    # in one query each, whatever the number of applications.
+    periods = edition_periods_by_application([app.pk for app in applications])
+    applications = [
+        app for app in applications if any(p.starts_on <= today for p in periods[app.pk])
+    ]
+    ids = [app.pk for app in applications]
+    measures = month_measures(ids, month, last, periods)
+    subscriptions = _postpaid_subscriptions(ids, month, last)
+    drafts_of = {
+        app.pk: rate_month_drafts(
+            app,
+            month,
+            job_catalog,
+            through=today,
+            measures=measures.get(app.pk, []),
+            subscriptions=subscriptions[app.pk],
+        )
+        for app in applications
+    }
+    entries = _entries_by_id([draft for drafts in drafts_of.values() for draft in drafts])
     for application in applications:
-        if not application.edition_periods.filter(starts_on__lte=today).exists():
-            continue
-        drafts = rate_month_drafts(application, month, job_catalog, through=today)
-        entries = _entries_by_id(drafts)
-        for draft in drafts:
+        for draft in drafts_of[application.pk]:
             entry = entries[draft.price_entry_id]
             lines[entry.price_book.currency].append(
                 {

@@ -204,8 +204,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery ---------------------------------------------------------------------------------
 # Unset broker: tasks execute in-process (eager), the embedded default.
-# Accounts per chunk of the daily job and the monthly close: one transaction, one Celery task.
+# A chunk of the daily job and the monthly close (one transaction, one Celery task): at most
+# this many accounts, and about this many applications (whole accounts).
 BILLING_CHUNK_ACCOUNTS = env.int("BILLING_CHUNK_ACCOUNTS", default=200)
+BILLING_CHUNK_APPLICATIONS = env.int("BILLING_CHUNK_APPLICATIONS", default=1000)
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

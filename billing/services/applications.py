@@ -6,8 +6,12 @@ of the month in which their term starts (``billing.services.invoicing``)."""
 
 import datetime as dt
 import random
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
 from accounts.models import Account
 from billing import catalog
@@ -15,6 +19,7 @@ from billing.audit import audit_record_create
 from billing.calendar import billing_today
 from billing.errors import BillingError
 from billing.models import (
+    AddOn,
     AddOnSubscription,
     Application,
     BillableItem,
@@ -25,6 +30,7 @@ from billing.models import (
     ResourcePack,
 )
 from billing.rating.terms import proration_credit, term_bounds, term_start
+from billing.services.bulk import insert_rows
 from billing.services.invoicing import invoices_mark_stale, month_is_closed
 
 ONE_DAY = dt.timedelta(days=1)
@@ -103,8 +109,9 @@ def application_create(
     raise BillingError("Could not allocate an SDKAppID; try again.", code="busy")
 
 
-def period_covering(periods: list[EditionPeriod], day: dt.date) -> EditionPeriod | None:
-    """Of ``periods`` (ordered by start), the latest-starting one that covers ``day``."""
+def period_covering(periods: list, day: dt.date):
+    """Of ``periods`` (``EditionPeriod`` or ``PeriodRow``, ordered by start), the
+    latest-starting one that covers ``day``."""
     found = None
     for period in periods:
         if period.starts_on <= day and (period.ends_on is None or period.ends_on >= day):
@@ -355,6 +362,163 @@ def terms_renew(*, application: Application, day: dt.date, actor=None) -> list[P
                 subscription=subscription,
             )
     return created
+
+
+class PeriodRow(NamedTuple):
+    """An edition period as the bulk jobs read it (what ``period_covering`` and the renewal
+    check need, without a model instance per row)."""
+
+    starts_on: dt.date
+    ends_on: dt.date | None
+    edition_id: int
+    edition: Edition
+
+
+def edition_periods_by_application(application_ids: list[int]) -> dict[int, list[PeriodRow]]:
+    """Each application's edition periods (with their edition), ordered by start."""
+    periods: dict[int, list[PeriodRow]] = {pk: [] for pk in application_ids}
+    editions = {edition.pk: edition for edition in Edition.objects.all()}
+    rows = (
+        EditionPeriod.objects.filter(application_id__any=application_ids)
+        .order_by("application_id", "starts_on")
+        .values_list("application_id", "starts_on", "ends_on", "edition_id")
+    )
+    for application_id, starts_on, ends_on, edition_id in rows:
+        periods[application_id].append(
+            PeriodRow(starts_on, ends_on, edition_id, editions[edition_id])
+        )
+    return periods
+
+
+@dataclass(frozen=True)
+class _Renewal:
+    """An item whose next term is due: its last term's anchor and the next index."""
+
+    application: Application
+    item_id: int
+    subscription_id: int | None
+    anchor: dt.date
+    index: int
+    ends_on: dt.date | None  # the add-on's end, if it ends
+
+
+def _renewals_due(
+    applications: list[Application], day: dt.date, periods: dict[int, list[PeriodRow]] | None
+) -> tuple[list[_Renewal], list[Application]]:
+    """What ``terms_renew(day)`` would create for these applications, worked out in three
+    queries from the terms still running the day before: the renewals it settles, and the
+    applications it cannot settle that way (no recent term, no edition on the day), for
+    ``terms_renew`` itself."""
+    active = [app for app in applications if app.status == Application.Status.ACTIVE]
+    if not active:
+        return [], []
+    ids = [app.pk for app in active]
+    if periods is None:
+        periods = edition_periods_by_application(ids)
+    edition_items = dict(
+        BillableItem.objects.filter(kind=BillableItem.Kind.EDITION_FEE)
+        .exclude(edition=None)
+        .values_list("edition_id", "pk")
+    )
+    subscriptions: dict[int, list[AddOnSubscription]] = {pk: [] for pk in ids}
+    for subscription in AddOnSubscription.objects.filter(
+        application_id__any=ids, addon__billing=AddOn.Billing.PREPAID
+    ):
+        subscriptions[subscription.application_id].append(subscription)
+    # Terms still running the day before, and the last term of an add-on that ended.
+    recent: dict[tuple, list[tuple]] = {}
+    terms = PrepaidTerm.objects.filter(application_id__any=ids).filter(
+        Q(ends_on__gte=day - ONE_DAY)
+        | Q(subscription__ends_on__isnull=False, ends_on__gte=F("subscription__ends_on"))
+    )
+    for app_id, item_id, sub_id, *term in terms.values_list(
+        "application_id", "item_id", "subscription_id", "starts_on", "anchor_date",
+        "term_index", "cut_on",
+    ):  # fmt: skip
+        recent.setdefault((app_id, item_id, sub_id), []).append(tuple(term))
+    renewals: list[_Renewal] = []
+    unsettled: list[Application] = []
+    for app in active:
+        period = period_covering(periods.get(app.pk, []), day)
+        if period is None:
+            unsettled.append(app)  # terms_renew says why (no edition on the day)
+            continue
+        checks = [(s.item_id, s.pk, s.starts_on, s.ends_on) for s in subscriptions.get(app.pk, [])]
+        if period.edition.code != "trial":
+            checks.append((edition_items.get(period.edition_id), None, period.starts_on, None))
+        app_renewals = []
+        for item_id, sub_id, since, ends_on in checks:
+            since_terms = [t for t in recent.get((app.pk, item_id, sub_id), []) if t[0] >= since]
+            if not since_terms:
+                app_renewals = None  # not settled by the recent terms: terms_renew looks
+                break
+            _, anchor, index, cut_on = max(since_terms)
+            next_start = term_start(anchor, index + 1)
+            if cut_on is None and next_start <= day and (ends_on is None or next_start <= ends_on):
+                app_renewals.append(_Renewal(app, item_id, sub_id, anchor, index + 1, ends_on))
+        if app_renewals is None:
+            unsettled.append(app)
+        else:
+            renewals += app_renewals
+    return renewals, unsettled
+
+
+TERM_FIELDS = (
+    "application_id", "item_id", "price_entry_id", "subscription_id", "anchor_date",
+    "term_index", "starts_on", "ends_on", "currency", "amount", "created_at",
+)  # fmt: skip
+PACK_FIELDS = (
+    "application_id", "item_id", "price_entry_id", "covers", "units_total", "valid_from",
+    "valid_until", "currency", "amount", "term_id", "created_at",
+)  # fmt: skip
+
+
+def terms_renew_bulk(
+    *,
+    applications: list[Application],
+    day: dt.date,
+    periods: dict[int, list[PeriodRow]] | None = None,
+) -> int:
+    """``terms_renew(day)`` for many applications (the daily and monthly jobs): the renewals
+    the recent terms settle are created together (terms, then the minute packs of call
+    add-ons, with COPY), the rest go through ``terms_renew``. Returns the terms created."""
+    renewals, unsettled = _renewals_due(applications, day, periods)
+    created = sum(len(terms_renew(application=app, day=day)) for app in unsettled)
+    if not renewals:
+        return created
+    items = {item.pk: item for item in BillableItem.objects.all()}
+    entries: dict[tuple, object] = {}
+    now = timezone.now()
+    terms, owners = [], []
+    for renewal in renewals:
+        app, item, index = renewal.application, items[renewal.item_id], renewal.index
+        while term_start(renewal.anchor, index) <= day:
+            if renewal.ends_on is not None and term_start(renewal.anchor, index) > renewal.ends_on:
+                break
+            starts_on, ends_on = term_bounds(renewal.anchor, index)
+            key = (item.pk, app.region, starts_on)
+            if key not in entries:
+                entries[key] = catalog.price_entry_in_force(
+                    item=item, region=app.region, day=starts_on
+                )
+            entry = entries[key]
+            terms.append(
+                (app.pk, item.pk, entry.pk, renewal.subscription_id, renewal.anchor, index,
+                 starts_on, ends_on, entry.price_book.currency, entry.unit_price, now)
+            )  # fmt: skip
+            owners.append((app, item, entry))
+            index += 1
+    term_ids = insert_rows(PrepaidTerm, TERM_FIELDS, terms, ids=True)
+    packs = [
+        (app.pk, item.pk, entry.pk, item.covers, entry.included_quantity, term[6], term[7],
+         term[8], 0, term_id, now)
+        for term_id, term, (app, item, entry) in zip(term_ids, terms, owners, strict=True)
+        if item.covers == BillableItem.Covers.CALL_MINUTES
+    ]  # fmt: skip
+    insert_rows(ResourcePack, PACK_FIELDS, packs)
+    for term, (app, _, _) in zip(terms, owners, strict=True):
+        invoices_mark_stale(account_id=app.account_id, day=term[6])
+    return created + len(terms)
 
 
 def _renew_item(application, item, day, actor, *, since, subscription=None) -> list:

@@ -383,7 +383,6 @@ def _rerate_account_month(account_id: int, month: dt.date) -> int:
     depends on the days before it), and the monthly items once the month is over."""
     from billing.services.rating import (
         _Catalog,
-        _entries_by_id,
         _rate_and_store,
         aggregate_day,
         charges_store,
@@ -396,21 +395,17 @@ def _rerate_account_month(account_id: int, month: dt.date) -> int:
     for application in Application.objects.filter(account_id=account_id).order_by("pk"):
         rated = RatedDay.objects.filter(application=application, day__range=(month, last))
         for day in sorted(rated.values_list("day", flat=True)):
-            usage = aggregate_day([application.pk], day)[application.pk]
-            _rate_and_store(application, day, usage, catalog)
+            _rate_and_store([application], day, aggregate_day([application.pk], day), catalog)
             days += 1
         monthly = Charge.objects.filter(
             application=application, day=month, period=Charge.Period.MONTH
         )
         if last < billing_today() or monthly.exists():
-            drafts = rate_month_drafts(application, month, catalog)
             charges_store(
-                application=application,
                 day=month,
                 period=Charge.Period.MONTH,
-                drafts=drafts,
+                drafts={application.pk: rate_month_drafts(application, month, catalog)},
                 catalog=catalog,
-                entries_by_id=_entries_by_id(drafts),
             )
     invoices_mark_stale(account_id=account_id, day=month)
     return days

@@ -8,16 +8,20 @@ transaction with one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``.
 """
 
 import datetime as dt
+import itertools
+import json
 import math
+import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from billing.calendar import billing_day_of, month_start
+from billing.calendar import billing_tz, month_start
 from billing.locks import applications_lock
 from billing.models import Application, Invoice, Metric, PriceEntry, RatedDay, UsageEvent
 
@@ -41,6 +45,8 @@ METRIC_ITEM = {
     Metric.TRTC_STT_SECONDS: "trtc.stt",
 }
 VIDEO_ITEM = {resolution: f"trtc.video.{resolution}" for resolution in VIDEO_RESOLUTIONS}
+METRICS = frozenset(Metric.values)
+EVENT_FIELDS = frozenset({"id", "application", "metric", "timestamp", "value", "properties"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,15 @@ class EventError:
             "code": self.code,
             "message": self.message,
         }
+
+
+class _ApplicationRow(NamedTuple):
+    """What validation needs of an application (no model instance per event's app)."""
+
+    pk: int
+    sdkappid: int
+    account_id: int
+    region: str
 
 
 class IngestionRejected(Exception):
@@ -87,15 +102,14 @@ class Caller:
     account_id: int | None = None
     is_service: bool = False
 
-    def may_report_for(self, application: Application) -> bool:
+    def may_report_for(self, application) -> bool:
         return self.is_service or application.account_id == self.account_id
 
 
 SYSTEM = Caller(is_service=True)
 
 
-@dataclass(frozen=True)
-class _Clean:
+class _Clean(NamedTuple):
     application_id: int
     event_id: str
     metric: str
@@ -160,7 +174,10 @@ class _Validator:
             and not isinstance(e.get("application"), bool)
         }
         self.applications = {
-            app.sdkappid: app for app in Application.objects.filter(sdkappid__in=sdkappids)
+            row[1]: _ApplicationRow(*row)
+            for row in Application.objects.filter(sdkappid__any=sdkappids).values_list(
+                "pk", "sdkappid", "account_id", "region"
+            )
         }
         regions = {app.region for app in self.applications.values()}
         self.sold = set(
@@ -168,29 +185,49 @@ class _Validator:
             .values_list("price_book__region", "item__code")
             .distinct()
         )
-        self.closed: dict[tuple[int, dt.date], bool] = {}
+        self.tz = billing_tz()
+        # (index, account, billing day) of the events valid so far: their months are checked
+        # together afterwards (check_closed_months), in one query.
+        self.pending: list[tuple[int, int, dt.date]] = []
 
     def error(self, index: int, field_name: str, code: str, message: str) -> None:
         self.errors.append(EventError(index, field_name, code, message))
 
-    def _month_closed(self, account_id: int, day: dt.date) -> bool:
-        key = (account_id, month_start(day))
-        if key not in self.closed:
-            self.closed[key] = (
-                Invoice.objects.filter(account_id=account_id, month=key[1])
-                .exclude(state=Invoice.State.DRAFT)
-                .exists()
+    def check_closed_months(self, cleaned: list) -> None:
+        """Refuse the valid events that fall in a month whose invoice is finalized
+        (``period_closed``), with one query for the whole batch; errors stay in event order."""
+        if not self.pending:
+            return
+        closed = set(
+            Invoice.objects.filter(
+                account_id__any={account for _, account, _ in self.pending},
+                month__in={month_start(day) for _, _, day in self.pending},
             )
-        return self.closed[key]
+            .exclude(state=Invoice.State.DRAFT)
+            .values_list("account_id", "month")
+        )
+        if not closed:
+            return
+        for index, account_id, day in self.pending:
+            if (account_id, month_start(day)) in closed:
+                self.error(
+                    index,
+                    "timestamp",
+                    "period_closed",
+                    f"The invoice for {day:%Y-%m} is finalized; this month takes no more "
+                    "usage. Corrections are made by credit notes or adjustments.",
+                )
+                cleaned[index] = None
+        self.errors.sort(key=lambda error: error.index)
 
     def clean(self, index: int, event) -> _Clean | None:
         if not isinstance(event, dict):
             self.error(index, "event", "invalid", "Each event must be a JSON object.")
             return None
         before = len(self.errors)
-        unknown = set(event) - {"id", "application", "metric", "timestamp", "value", "properties"}
-        for name in sorted(unknown):
-            self.error(index, name, "unknown_field", f"Unknown field {name!r}.")
+        if not event.keys() <= EVENT_FIELDS:
+            for name in sorted(set(event) - EVENT_FIELDS):
+                self.error(index, name, "unknown_field", f"Unknown field {name!r}.")
 
         event_id = event.get("id")
         if not isinstance(event_id, str) or not event_id.strip():
@@ -219,7 +256,7 @@ class _Validator:
                 application = None
 
         metric = event.get("metric")
-        if metric not in Metric.values:
+        if metric not in METRICS:
             self.error(
                 index,
                 "metric",
@@ -311,16 +348,8 @@ class _Validator:
                 )
         if len(self.errors) != before:
             return None
-        day = billing_day_of(timestamp)
-        if self._month_closed(application.account_id, day):
-            self.error(
-                index,
-                "timestamp",
-                "period_closed",
-                f"The invoice for {day:%Y-%m} is finalized; this month takes no more "
-                "usage. Corrections are made by credit notes or adjustments.",
-            )
-            return None
+        day = timestamp.astimezone(self.tz).date()  # the billing day (billing_day_of)
+        self.pending.append((index, application.account_id, day))
         return _Clean(
             application_id=application.pk,
             event_id=event_id,
@@ -358,34 +387,40 @@ def usage_events_ingest(
     validator = _Validator(events, caller, now or timezone.now())
     cleaned = [validator.clean(index, event) for index, event in enumerate(events)]
     if validator.errors:
+        validator.check_closed_months(cleaned)  # name every invalid event, closed months too
         raise IngestionRejected(validator.errors)
 
-    # Repeats inside the batch: the first one counts, a same-content repeat is a duplicate.
-    unique: dict[tuple[int, str], tuple[int, _Clean]] = {}
     result = IngestResult()
-    conflicts: list[EventError] = []
-    for index, event in enumerate(cleaned):
-        key = (event.application_id, event.event_id)
-        if key in unique:
-            if unique[key][1] != event:
-                conflicts.append(
-                    EventError(
-                        index,
-                        "id",
-                        "conflict",
-                        f"id {event.event_id!r} appears twice in the batch with different content.",
-                    )
-                )
-            else:
-                result.duplicates += 1
-        else:
-            unique[key] = (index, event)
-    if conflicts:
-        raise IngestionRejected(conflicts, conflict=True)
-
     with transaction.atomic():
-        applications_lock({e.application_id for _, e in unique.values()}, shared=True)
-        _recheck_closed_months(validator, unique)
+        # Shared locks on the batch's applications (billing.locks), then the closed months:
+        # a close that committed before is seen here; one that starts later waits for this
+        # batch to commit, and rates it.
+        applications_lock({event.application_id for event in cleaned}, shared=True)
+        validator.check_closed_months(cleaned)
+        if validator.errors:
+            raise IngestionRejected(validator.errors)
+        # Repeats inside the batch: the first counts, a same-content repeat is a duplicate.
+        unique: dict[tuple[int, str], tuple[int, _Clean]] = {}
+        conflicts: list[EventError] = []
+        for index, event in enumerate(cleaned):
+            key = (event.application_id, event.event_id)
+            if key in unique:
+                if unique[key][1] != event:
+                    conflicts.append(
+                        EventError(
+                            index,
+                            "id",
+                            "conflict",
+                            f"id {event.event_id!r} appears twice in the batch with different "
+                            "content.",
+                        )
+                    )
+                else:
+                    result.duplicates += 1
+            else:
+                unique[key] = (index, event)
+        if conflicts:
+            raise IngestionRejected(conflicts, conflict=True)
         inserted = _insert(event for _, event in unique.values())
         leftovers = [(i, e) for key, (i, e) in unique.items() if key not in inserted]
         if leftovers:
@@ -412,35 +447,6 @@ def usage_events_ingest(
     return result
 
 
-def _recheck_closed_months(validator, unique) -> None:
-    """Under the applications' locks: a month closed since validation takes no more usage."""
-    account_of = {app.pk: app.account_id for app in validator.applications.values()}
-    months = {
-        (account_of[e.application_id], month_start(e.billing_day)) for _, e in unique.values()
-    }
-    closed = set(
-        Invoice.objects.filter(
-            account_id__in={account for account, _ in months},
-            month__in={month for _, month in months},
-        )
-        .exclude(state=Invoice.State.DRAFT)
-        .values_list("account_id", "month")
-    )
-    errors = [
-        EventError(
-            index,
-            "timestamp",
-            "period_closed",
-            f"The invoice for {e.billing_day:%Y-%m} was finalized meanwhile; this month takes "
-            "no more usage.",
-        )
-        for index, e in unique.values()
-        if (account_of[e.application_id], month_start(e.billing_day)) in closed
-    ]
-    if errors:
-        raise IngestionRejected(errors)
-
-
 COLUMNS = (
     "application_id",
     "event_id",
@@ -455,7 +461,8 @@ COLUMNS = (
 
 
 def _insert(events) -> set[tuple[int, str]]:
-    """One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING: the keys actually stored.
+    """One INSERT ... ON CONFLICT DO NOTHING RETURNING: the keys actually stored (on
+    PostgreSQL the rows come from a COPY, ``_insert_copy``).
 
     Rows go in key order: two batches sharing keys then wait on each other's rows in the same
     order instead of deadlocking (found by tests/reliability/test_concurrency.py)."""
@@ -464,34 +471,60 @@ def _insert(events) -> set[tuple[int, str]]:
         return set()
     table = connection.ops.quote_name(UsageEvent._meta.db_table)
     received = timezone.now()
+    conflict = (
+        " ON CONFLICT (application_id, event_id) DO NOTHING RETURNING application_id, event_id"
+    )
+    if connection.vendor == "postgresql":
+        return _insert_copy(rows, table, received, conflict)
     fields = [
         UsageEvent._meta.get_field("application" if name == "application_id" else name)
         for name in COLUMNS
     ]
     placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-    params: list = []
+    params = []
     for e in rows:
-        values = (
-            e.application_id,
-            e.event_id,
-            e.metric,
-            e.timestamp,
-            e.billing_day,
-            e.value,
-            e.dimension,
-            e.properties,
-            received,
-        )
-        # Each field adapts its value as the ORM would (aware datetimes to UTC on SQLite,
-        # JSON encoding, decimals).
+        values = (e.application_id, e.event_id, e.metric, e.timestamp, e.billing_day,
+                  e.value, e.dimension, e.properties, received)  # fmt: skip
+        # Each field adapts its value as the ORM would (aware datetimes to UTC on
+        # SQLite, JSON encoding, decimals).
         params += [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
     sql = (
         f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES "
         + ", ".join([placeholders] * len(rows))
-        + " ON CONFLICT (application_id, event_id) DO NOTHING RETURNING application_id, event_id"
+        + conflict
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return {(app_id, event_id) for app_id, event_id in cursor.fetchall()}
+
+
+_batch_numbers = itertools.count(random.getrandbits(40))
+
+
+def _insert_copy(rows: list[_Clean], table: str, received, conflict: str) -> set:
+    """PostgreSQL: COPY the batch into a session-local staging table, then one INSERT ...
+    SELECT ... ON CONFLICT DO NOTHING into the usage table. COPY sends rows as they are (no
+    SQL text to build and parse per value). The staging table empties at commit; within one
+    transaction each batch reads only its own rows (``batch``), never an earlier batch's."""
+    columns = ", ".join(COLUMNS)
+    batch = next(_batch_numbers)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS usage_staging ON COMMIT DELETE ROWS "
+            f"AS SELECT 0::bigint AS batch, {columns} FROM {table} WITH NO DATA"
+        )
+        copy_sql = f"COPY usage_staging (batch, {columns}) FROM STDIN"
+        with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
+            for e in rows:
+                copy.write_row(
+                    (batch, e.application_id, e.event_id, e.metric, e.timestamp, e.billing_day,
+                     e.value, e.dimension, json.dumps(e.properties), received)
+                )  # fmt: skip
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_staging "
+            f"WHERE batch = %s ORDER BY application_id, event_id" + conflict,
+            [batch],
+        )
         return {(app_id, event_id) for app_id, event_id in cursor.fetchall()}
 
 
@@ -510,7 +543,26 @@ def _stored_rows(events: list[_Clean]) -> dict[tuple[int, str], dict]:
 
 
 def _mark_rated_days_stale(days: set[tuple[int, dt.date]]) -> set[tuple[int, dt.date]]:
-    """Late events for days already rated: those days must be rated again (SPEC 7)."""
+    """Late events for days already rated: those days must be rated again (SPEC 7). One
+    UPDATE for the whole batch on PostgreSQL."""
+    if not days:
+        return set()
+    if connection.vendor == "postgresql":
+        ordered = sorted(days)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE billing_ratedday AS r SET state = %s "
+                "FROM unnest(%s::bigint[], %s::date[]) AS v(application_id, day) "
+                "WHERE r.application_id = v.application_id AND r.day = v.day AND r.state = %s "
+                "RETURNING r.application_id, r.day",
+                [
+                    RatedDay.State.STALE,
+                    [application_id for application_id, _ in ordered],
+                    [day for _, day in ordered],
+                    RatedDay.State.RATED,
+                ],
+            )
+            return set(cursor.fetchall())
     days_by_application: dict[int, set[dt.date]] = defaultdict(set)
     for application_id, day in days:
         days_by_application[application_id].add(day)

@@ -11,25 +11,51 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, F
 from django.utils import timezone
 
 from billing.calendar import month_start
 from billing.models import Application, Invoice, JobRun
-from billing.services.invoicing import invoice_finalize
+from billing.services.invoicing import invoices_finalize, invoices_refresh_deferred
 from billing.services.overdue import overdue_refresh
 from billing.services.rating import ChunkResult, rate_accounts_day, rate_accounts_month
 
 Progress = Callable[[int, int], None]
 
 
-def account_chunks(*, sdkappid: int | None = None, size: int | None = None) -> list[list[int]]:
-    """Account ids with applications, in chunks of ``size`` (BILLING_CHUNK_ACCOUNTS)."""
+def account_chunks(
+    *,
+    sdkappid: int | None = None,
+    account_ids: list[int] | None = None,
+    size: int | None = None,
+    applications_per_chunk: int | None = None,
+) -> list[list[int]]:
+    """Account ids with applications (all, one application's, or of the given accounts), in
+    account order, in chunks of at most ``size`` accounts (BILLING_CHUNK_ACCOUNTS) and about
+    ``applications_per_chunk`` applications (BILLING_CHUNK_APPLICATIONS; an account with more
+    is a chunk of its own). A chunk holds whole accounts, so each account's invoices are
+    refreshed once, by one chunk; the application bound keeps what a chunk reads and holds in
+    memory the same however large the customers around it are."""
     size = size or settings.BILLING_CHUNK_ACCOUNTS
+    applications_per_chunk = applications_per_chunk or settings.BILLING_CHUNK_APPLICATIONS
     applications = Application.objects.all()
     if sdkappid is not None:
         applications = applications.filter(sdkappid=sdkappid)
-    ids = sorted(set(applications.values_list("account_id", flat=True)))
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
+    if account_ids is not None:
+        applications = applications.filter(account_id__any=account_ids)
+    counts = applications.values_list("account_id").annotate(n=Count("pk")).order_by("account_id")
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    held = 0
+    for account_id, count in counts:
+        if current and (len(current) >= size or held + count > applications_per_chunk):
+            chunks.append(current)
+            current, held = [], 0
+        current.append(account_id)
+        held += count
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _application_filter(sdkappid: int | None) -> list[int] | None:
@@ -62,6 +88,25 @@ def _run(job: str, period: dt.date, chunks: list, work, progress: Progress | Non
     return run
 
 
+def job_run_chunk_done(run_id: int | None) -> None:
+    """A chunk task of a fanned-out job finished (Celery path)."""
+    if run_id is not None:
+        JobRun.objects.filter(pk=run_id).update(chunks_done=F("chunks_done") + 1)
+
+
+def job_run_finish(run_id: int | None, results: list[dict]) -> dict:
+    """Every chunk of a fanned-out job finished: add up their results into the run."""
+    totals: dict = {}
+    for result in results:
+        for key, value in result.items():
+            totals[key] = totals.get(key, 0) + value
+    if run_id is not None:
+        JobRun.objects.filter(pk=run_id).update(
+            state=JobRun.State.SUCCEEDED, summary=totals, finished_at=timezone.now()
+        )
+    return totals
+
+
 def bill_day(
     *, day: dt.date, sdkappid: int | None = None, progress: Progress | None = None
 ) -> JobRun:
@@ -83,20 +128,25 @@ def bill_day(
 def invoices_to_finalize(month: dt.date, account_ids: list[int] | None = None) -> list[int]:
     invoices = Invoice.objects.filter(month=month_start(month), state=Invoice.State.DRAFT)
     if account_ids is not None:
-        invoices = invoices.filter(account_id__in=account_ids)
+        invoices = invoices.filter(account_id__any=account_ids)
     return list(invoices.order_by("account_id", "currency").values_list("pk", flat=True))
 
 
 def close_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResult:
-    """Stale days, monthly items, then finalization, for a chunk of accounts, in one
-    transaction that holds the applications' locks (billing.locks): no event slips in between
-    the last rating and the freeze, and a crash gives the chunk's invoice numbers back."""
+    """Stale days, monthly items, then finalization of the chunk's drafts (together, with
+    consecutive numbers), for a chunk of accounts, in one transaction that holds the
+    applications' locks (billing.locks): no event slips in between the last rating and the
+    freeze, and a crash gives the chunk's invoice numbers back."""
     with transaction.atomic():
-        result = rate_accounts_month(account_ids=account_ids, month=month)
-        for invoice_id in invoices_to_finalize(month, account_ids):
-            invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
-            if invoice.is_draft:
-                invoice_finalize(invoice=invoice, usage_locked=True)
+        with invoices_refresh_deferred() as refreshed:
+            result = rate_accounts_month(account_ids=account_ids, month=month)
+        # The drafts rebuilt just now, under the same locks, are not rebuilt again.
+        finalized = invoices_finalize(
+            invoice_ids=invoices_to_finalize(month, account_ids),
+            usage_locked=True,
+            refreshed=refreshed,
+        )
+        result.invoices_finalized = len(finalized)
     return result
 
 
