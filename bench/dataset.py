@@ -166,7 +166,12 @@ def copy_rows(table: str, columns: Iterable[str], rows: Iterable[tuple]) -> int:
 
 
 def copy_file(
-    path: Path, table: str, columns: Iterable[str], *, rows_per_statement: int = 1_000_000
+    path: Path,
+    table: str,
+    columns: Iterable[str],
+    *,
+    rows_per_statement: int = 1_000_000,
+    progress: Progress | None = None,
 ) -> int:
     """COPY a file in COPY text format into ``table``, one statement per
     ``rows_per_statement`` lines (each its own transaction unless the caller holds one: the
@@ -179,6 +184,8 @@ def copy_file(
                 for start in range(0, len(lines), 20_000):
                     copy.write(b"".join(lines[start : start + 20_000]))
             rows += len(lines)
+            if progress:
+                progress(f"{table}: {rows:,} rows copied")
     return rows
 
 

@@ -83,7 +83,10 @@ class Bench:
         self.http = http
         self.profile = profile
         self.started = time.monotonic()
-        self.env = child_env()
+        chunking = {}
+        if scale.chunk_applications:
+            chunking["BILLING_CHUNK_APPLICATIONS"] = str(scale.chunk_applications)
+        self.env = child_env(**chunking)
         self.figures: dict = {}
         self.notes: list[str] = []
         self.loaded_term_id = 0
@@ -124,7 +127,6 @@ class Bench:
         self.ingestion()
         self.aggregate()
         self.daily_jobs()
-        self.monthly_close()
         self.pages()
         report = {
             "scale": self.scale.name,
@@ -158,15 +160,20 @@ class Bench:
         rows = self.files.bulk_rows
         started = time.monotonic()
         with self.step(f"COPY of {rows:,} events"):
-            dataset.copy_file(self.files.bulk, "billing_usageevent", dataset.EVENT_COLUMNS)
+            dataset.copy_file(
+                self.files.bulk, "billing_usageevent", dataset.EVENT_COLUMNS, progress=self.log
+            )
         seconds = time.monotonic() - started
         self.figures["bulk_copy"] = {
             "events": rows,
             "seconds": round(seconds, 2),
             "events_per_second": round(rows / seconds),
         }
-        with self.step("VACUUM ANALYZE of the usage table (as autovacuum would by night)"):
+        with self.step(
+            "VACUUM ANALYZE of the usage table, ANALYZE of the rest (as autovacuum would)"
+        ):
             self.sql("VACUUM ANALYZE billing_usageevent")
+            self.sql("ANALYZE")
 
     # ------------------------------------------------------------------------------------
     def ingestion(self) -> None:
@@ -255,18 +262,22 @@ class Bench:
         ResourcePack.objects.filter(term__in=new_terms).delete()
         new_terms.delete()
 
-    def run_daily(self, concurrency: int, account_ids: list[int] | None, label: str) -> dict:
+    def worker(self, concurrency: int) -> CeleryWorker:
+        return CeleryWorker(concurrency, self.work / "celery.log", self.env)
+
+    def run_daily(self, worker: CeleryWorker, account_ids: list[int] | None, label: str) -> dict:
+        """The daily job through the real task (a chord over the worker's processes)."""
+        concurrency = worker.concurrency
         applications = Application.objects.filter(
             **({"account_id__in": account_ids} if account_ids is not None else {})
         ).count()
-        with CeleryWorker(concurrency, self.work / "celery.log", self.env) as worker:
-            profiler = self._start_profiler(worker, label)
-            started = time.monotonic()
-            chord_id = tasks.bill_day.delay(str(self.day), account_ids).get(timeout=JOB_TIMEOUT)
-            totals = AsyncResult(chord_id).get(timeout=JOB_TIMEOUT)
-            seconds = time.monotonic() - started
-            self._stop_profiler(profiler)
-            rss = worker.peak_rss_mb()
+        profiler = self._start_profiler(worker, label)
+        started = time.monotonic()
+        chord_id = tasks.bill_day.delay(str(self.day), account_ids).get(timeout=JOB_TIMEOUT)
+        totals = AsyncResult(chord_id).get(timeout=JOB_TIMEOUT)
+        seconds = time.monotonic() - started
+        self._stop_profiler(profiler)
+        rss = worker.peak_rss_mb()
         self.log(
             f"daily job, {label}: {seconds:.1f} s, {applications:,} applications, "
             f"{totals.get('charges_written', 0):,} charges, peak RSS {rss:.0f} MiB"
@@ -307,17 +318,22 @@ class Bench:
         counts = dict(
             Application.objects.values_list("account_id").annotate(n=models_count()).order_by()
         )
-        for chunk in jobs.account_chunks():
+        for chunk in jobs.account_chunks(applications_per_chunk=self.scale.chunk_applications):
             if covered >= self.scale.memory_applications:
                 break
             subset += chunk
             covered += sum(counts[account_id] for account_id in chunk)
+        # Each memory figure from a fresh worker: peak RSS only ever grows in a process.
         self.reset_day()
-        small = self.run_daily(1, subset, f"1 worker, {covered:,} applications")
+        with self.worker(1) as worker:
+            small = self.run_daily(worker, subset, f"1 worker, {covered:,} applications")
         self.reset_day()
-        one = self.run_daily(1, None, "1 worker")
+        with self.worker(1) as worker:
+            one = self.run_daily(worker, None, "1 worker")
         self.reset_day()
-        two = self.run_daily(2, None, "2 workers")
+        with self.worker(2) as worker:
+            two = self.run_daily(worker, None, "2 workers")
+            self.monthly_close(worker)
         if one["charges_written"] != two["charges_written"]:
             raise RuntimeError("the 1-worker and 2-worker runs wrote different charges")
         aggregate = self.figures["aggregate"]["seconds"]
@@ -334,16 +350,16 @@ class Bench:
         }
 
     # ------------------------------------------------------------------------------------
-    def monthly_close(self) -> None:
+    def monthly_close(self, worker: CeleryWorker) -> None:
+        """The monthly close through the real task (a chord), on the 2-process worker."""
         month = month_start(self.day)
         drafts = Invoice.objects.filter(month=month, state=Invoice.State.DRAFT).count()
-        with CeleryWorker(2, self.work / "celery.log", self.env) as worker:
-            profiler = self._start_profiler(worker, "monthly close")
-            started = time.monotonic()
-            chord_id = tasks.close_month_fan_out.delay(str(month)).get(timeout=JOB_TIMEOUT)
-            totals = AsyncResult(chord_id).get(timeout=JOB_TIMEOUT)
-            seconds = time.monotonic() - started
-            self._stop_profiler(profiler)
+        profiler = self._start_profiler(worker, "monthly close")
+        started = time.monotonic()
+        chord_id = tasks.close_month_fan_out.delay(str(month)).get(timeout=JOB_TIMEOUT)
+        totals = AsyncResult(chord_id).get(timeout=JOB_TIMEOUT)
+        seconds = time.monotonic() - started
+        self._stop_profiler(profiler)
         finalized = totals.get("invoices_finalized", 0)
         still_draft = Invoice.objects.filter(month=month, state=Invoice.State.DRAFT).count()
         if still_draft:
@@ -354,7 +370,7 @@ class Bench:
             "drafts_before": drafts,
             "invoices_finalized": finalized,
             "invoices_per_second": round(finalized / seconds),
-            "worker_processes": 2,
+            "worker_processes": worker.concurrency,
         }
         self.log(f"monthly close: {finalized:,} invoices in {seconds:.1f} s")
 

@@ -22,6 +22,8 @@ class Scale:
     http_seconds: float  # how long each page is loaded by the 10 clients
     http_clients: int = 10
     server_workers: int = 4  # gunicorn processes
+    # Applications per chunk of the jobs (BILLING_CHUNK_APPLICATIONS); None: the setting's.
+    chunk_applications: int | None = None
     seed: int = 7
 
 
@@ -37,6 +39,7 @@ SCALES = {
         invoices=100,
         http_seconds=1.0,
         server_workers=2,
+        chunk_applications=20,
     ),
     "small": Scale(
         name="small",

@@ -427,9 +427,13 @@ def _renewals_due(
         subscriptions[subscription.application_id].append(subscription)
     # Terms still running the day before, and the last term of an add-on that ended.
     recent: dict[tuple, list[tuple]] = {}
-    terms = PrepaidTerm.objects.filter(application_id__any=ids).filter(
-        Q(ends_on__gte=day - ONE_DAY)
-        | Q(subscription__ends_on__isnull=False, ends_on__gte=F("subscription__ends_on"))
+    terms = (
+        PrepaidTerm.objects.filter(application_id__any=ids)
+        .filter(
+            Q(ends_on__gte=day - ONE_DAY)
+            | Q(subscription__ends_on__isnull=False, ends_on__gte=F("subscription__ends_on"))
+        )
+        .order_by()  # no join for the model's ordering
     )
     for app_id, item_id, sub_id, *term in terms.values_list(
         "application_id", "item_id", "subscription_id", "starts_on", "anchor_date",

@@ -183,6 +183,7 @@ class _Validator:
         self.sold = set(
             PriceEntry.objects.filter(price_book__region__in=regions)
             .values_list("price_book__region", "item__code")
+            .order_by()
             .distinct()
         )
         self.tz = billing_tz()
@@ -205,6 +206,7 @@ class _Validator:
             )
             .exclude(state=Invoice.State.DRAFT)
             .values_list("account_id", "month")
+            .order_by()
         )
         if not closed:
             return

@@ -53,13 +53,16 @@ def _line_specs_bulk(
     account_ids = list(account_ids)
     first, last = month_start(month), month_end(month)
     specs: dict[tuple[int, str], list[dict]] = defaultdict(list)
-
-    charges = Charge.objects.filter(
-        application__account_id__any=account_ids, day__range=(first, last)
+    # By application id, so that each table is read through its application index (a join
+    # on the account would scan the terms of every account).
+    application_ids = list(
+        Application.objects.filter(account_id__any=account_ids).values_list("pk", flat=True)
     )
-    terms = PrepaidTerm.objects.filter(application__account_id__any=account_ids)
+
+    charges = Charge.objects.filter(application_id__any=application_ids, day__range=(first, last))
+    terms = PrepaidTerm.objects.filter(application_id__any=application_ids)
     packs = ResourcePack.objects.filter(
-        application__account_id__any=account_ids,
+        application_id__any=application_ids,
         term__isnull=True,
         valid_from__range=(first, last),
     )

@@ -177,10 +177,14 @@ class DayInputs:
 def _pack_balances(application_ids: list[int], day: dt.date) -> dict[tuple, list[PackBalance]]:
     """Packs valid on ``day`` with what earlier days left of them, per (application, covers),
     each list in the order application, valid_until, id."""
-    packs = ResourcePack.objects.filter(
-        application_id__any=application_ids, valid_from__lte=day, valid_until__gte=day
-    ).annotate(
-        used=Sum("chargecoverage__units_used", filter=Q(chargecoverage__charge__day__lt=day))
+    packs = (
+        ResourcePack.objects.filter(
+            application_id__any=application_ids, valid_from__lte=day, valid_until__gte=day
+        )
+        .annotate(
+            used=Sum("chargecoverage__units_used", filter=Q(chargecoverage__charge__day__lt=day))
+        )
+        .order_by("application_id", "valid_until", "id")
     )
     balances: dict[tuple, list[PackBalance]] = defaultdict(list)
     for pack in packs:
@@ -352,9 +356,11 @@ def charges_store(
     if not drafts:
         return 0
     existing: dict[int, dict[int, Charge]] = defaultdict(dict)
-    stored = Charge.objects.filter(
-        application_id__any=list(drafts), day=day, period=period
-    ).prefetch_related("coverages")
+    stored = (
+        Charge.objects.filter(application_id__any=list(drafts), day=day, period=period)
+        .order_by()
+        .prefetch_related("coverages")
+    )
     for charge in stored:
         existing[charge.application_id][charge.item_id] = charge
     entries_by_id = _entries_by_id([d for app_drafts in drafts.values() for d in app_drafts])
@@ -419,6 +425,7 @@ def _closed_months(account_ids: list[int]) -> set[tuple[int, dt.date]]:
         Invoice.objects.filter(account_id__any=account_ids)
         .exclude(state=Invoice.State.DRAFT)
         .values_list("account_id", "month")
+        .order_by()
     )
 
 
