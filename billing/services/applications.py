@@ -36,6 +36,11 @@ from billing.services.invoicing import invoices_mark_stale, month_is_closed
 ONE_DAY = dt.timedelta(days=1)
 
 
+# The operating system's randomness: a seeded global ``random`` (tests, libraries) would hand
+# every process the same sequence of SDKAppIDs.
+_SDKAPPID_RANDOM = random.SystemRandom()
+
+
 def _ensure_month_open(application: Application, day: dt.date) -> None:
     """A purchase dated in a month whose invoice is finalized could never be billed."""
     if month_is_closed(account_id=application.account_id, day=day):
@@ -79,7 +84,7 @@ def application_create(
     day = created_on or billing_today()
     trial = catalog.edition_by_code("trial")
     for _attempt in range(10):
-        candidate = sdkappid or random.randint(*SDKAPPID_RANGE)
+        candidate = sdkappid or _SDKAPPID_RANDOM.randint(*SDKAPPID_RANGE)
         try:
             with transaction.atomic():
                 application = Application.objects.create(
@@ -273,7 +278,38 @@ def _upgrade(application, period, target, day, actor) -> EditionPeriod:
     _create_term(
         application=application, item=_edition_item(target), anchor=day, index=0, actor=actor
     )
+    _end_edition_addons(application, period.edition, day, actor)
     return new_period
+
+
+def _end_edition_addons(application, edition: Edition, day: dt.date, actor) -> None:
+    """The options sold for one edition only (AVChatRoom for Pro, the Pro group limits, Pro
+    message history) end when the application leaves that edition on ``day``: a prepaid term
+    is cut with the same proration credit as the edition's, so nothing is paid twice (Ultimate
+    includes AVChatRoom). The customer buys the new edition's option if they want it."""
+    running = AddOnSubscription.objects.select_for_update().filter(
+        application=application, item__edition=edition, starts_on__lte=day, ends_on__isnull=True
+    )
+    for subscription in running.select_related("item", "addon"):
+        term = _current_term(application, subscription.item, day)
+        if term is not None and term.cut_on is None:
+            credit, _ = proration_credit(
+                term.amount, term.starts_on, term.ends_on, day, term.currency
+            )
+            term.cut_on = day
+            term.credit_amount = credit
+            term.save(update_fields=["cut_on", "credit_amount"])
+        subscription.ends_on = max(day - ONE_DAY, subscription.starts_on)
+        subscription.save(update_fields=["ends_on"])
+        audit_record_create(
+            actor=actor,
+            action="addon.end",
+            target=subscription,
+            account=application.account,
+            after={"ends_on": subscription.ends_on, "credit_on": day},
+            reason=f"the application left the {edition.name} edition",
+        )
+    invoices_mark_stale(account_id=application.account_id, day=day)
 
 
 def _schedule_downgrade(application, period, target, day, actor) -> EditionPeriod:
@@ -291,6 +327,7 @@ def _schedule_downgrade(application, period, target, day, actor) -> EditionPerio
         _create_term(
             application=application, item=_edition_item(target), anchor=day, index=0, actor=actor
         )
+    _end_edition_addons(application, period.edition, switch_on, actor)
     return new_period
 
 

@@ -95,6 +95,13 @@ def _reason_clean(reason, *, field: str = "reason") -> str:
     return reason
 
 
+def _require_staff(actor, what: str) -> None:
+    if getattr(actor, "pk", None) is None:
+        raise BillingError(
+            f"{what} is recorded with the staff user who makes it.", code="required", field="actor"
+        )
+
+
 def _locked(invoice: Invoice) -> Invoice:
     return Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
 
@@ -130,6 +137,7 @@ def _settle_if_covered(invoice: Invoice, now) -> bool:
 
 def adjustment_add(*, invoice: Invoice, amount, reason: str, actor) -> Adjustment:
     """A positive or negative line on a draft invoice, with the staff user and a reason."""
+    _require_staff(actor, "An adjustment")
     amount = money_parse(amount, currency=invoice.currency, allow_negative=True)
     reason = _reason_clean(reason)
     with transaction.atomic():
@@ -173,6 +181,7 @@ def credit_note_issue(*, invoice: Invoice, amount, reason: str, actor) -> Credit
     """A credit note against a finalized or paid invoice, never more than remains (its total
     less the credit notes already issued). It reduces what is due; on a paid invoice it
     credits the account's balance. An invoice fully covered becomes paid."""
+    _require_staff(actor, "A credit note")
     amount = money_parse(amount, currency=invoice.currency)
     reason = _reason_clean(reason)
     with transaction.atomic():

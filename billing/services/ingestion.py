@@ -464,8 +464,11 @@ COLUMNS = (
 
 def _insert(events) -> set[tuple[int, str]]:
     """One INSERT ... ON CONFLICT DO NOTHING RETURNING: the keys actually stored (on
-    PostgreSQL the rows come from a COPY, ``_insert_copy``)."""
-    rows = list(events)
+    PostgreSQL the rows come from a COPY, ``_insert_copy``).
+
+    Rows go in key order: two batches sharing keys then wait on each other's rows in the same
+    order instead of deadlocking (found by tests/reliability/test_concurrency.py)."""
+    rows = sorted(events, key=lambda e: (e.application_id, e.event_id))
     if not rows:
         return set()
     table = connection.ops.quote_name(UsageEvent._meta.db_table)
@@ -521,7 +524,7 @@ def _insert_copy(rows: list[_Clean], table: str, received, conflict: str) -> set
                 )  # fmt: skip
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_staging "
-            f"WHERE batch = %s" + conflict,
+            f"WHERE batch = %s ORDER BY application_id, event_id" + conflict,
             [batch],
         )
         return {(app_id, event_id) for app_id, event_id in cursor.fetchall()}

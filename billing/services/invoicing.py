@@ -23,6 +23,7 @@ from billing.errors import BillingError
 from billing.locks import applications_lock
 from billing.models import (
     Application,
+    BillableItem,
     Charge,
     Currency,
     DocumentSequence,
@@ -82,18 +83,32 @@ def _line_specs_bulk(
             "item__name",
             "item__unit",
             "item__sort_order",
+            "item__kind",
             "unit_price",
             "per_quantity",
         )
-        .annotate(quantity=Sum("billable_quantity"), exact_amount=Sum("amount"))
+        .annotate(
+            used=Sum("quantity"),
+            billable=Sum("billable_quantity"),
+            covered=Sum("covered_quantity"),
+            exact_amount=Sum("amount"),
+        )
         .order_by("application__sdkappid", "item__sort_order", "item_id", "unit_price")
     )
     for (
         account_id, currency, application_id, sdkappid, app_name, item_id, item_name, unit,
-        sort_order, unit_price, per, quantity, exact_amount,
+        sort_order, kind, unit_price, per, used, quantity, covered, exact_amount,
     ) in usage:  # fmt: skip
+        if kind == BillableItem.Kind.ADDON_ACCRUAL:
+            unit = "day"  # message history accrues per day enabled (SPEC 4.3)
         price = f"{unit_price.normalize():f} {currency} per "
         price += _units(per, unit) if per != 1 else unit
+        # What was used and what the free allowance or packs covered, when they covered any.
+        coverage = (
+            f"{_units(used, unit)} used, {qty(covered)} covered by the free allowance or packs, "
+            if covered
+            else ""
+        )
         specs[(account_id, currency)].append(
             {
                 "kind": Kind.USAGE,
@@ -101,7 +116,7 @@ def _line_specs_bulk(
                 "item_id": item_id,
                 "description": (
                     f"{item_name}, {app_name} ({sdkappid}): "
-                    f"{_units(quantity, unit)} billable at {price}"
+                    f"{coverage}{_units(quantity, unit)} billable at {price}"
                 ),
                 "quantity": quantity,
                 "unit_price": unit_price,

@@ -370,3 +370,11 @@ def test_price_from_a_later_day_leaves_earlier_charges(moderated, staff):
 
 def test_rerate_of_an_issued_invoice_is_refused(issued, staff):
     assert refused(rerate_period, invoice=issued, actor=staff).code == "invalid_state"
+
+
+def test_money_actions_need_a_staff_actor(draft, issued):
+    assert (
+        refused(adjustment_add, invoice=draft, amount="1", reason="x", actor=None).field == "actor"
+    )
+    error = refused(credit_note_issue, invoice=issued, amount="1", reason="x", actor=None)
+    assert (error.field, error.code) == ("actor", "required")

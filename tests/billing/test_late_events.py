@@ -60,3 +60,26 @@ def test_finalize_now_rates_stale_days_too(rated_then_late):
     with pytest.raises(IngestionRejected) as refused:
         usage_events_ingest(events=[texts(app, "too-late", 1)], caller=SYSTEM)
     assert refused.value.errors[0].code == "period_closed"
+
+
+def test_a_covered_usage_line_says_what_was_used_and_covered():
+    account = account_create(name="Covered Co", email="covered@example.com")
+    app = application_create(account=account, name="calls", region="cn", created_on=OCT_1)
+    usage_events_ingest(
+        events=[
+            {
+                "id": "audio-1",
+                "application": app.sdkappid,
+                "metric": "trtc.audio_seconds",
+                "timestamp": "2026-10-10T10:00:00+08:00",
+                "value": 60000,  # 1000 minutes, within the 10,000 free minutes (SPEC 4.5)
+            }
+        ],
+        caller=SYSTEM,
+    )
+    bill_day(day=dt.date(2026, 10, 10))
+    line = Invoice.objects.get(account=account).lines.get(kind="usage")
+    assert "1,000 minutes used, 1,000 covered by the free allowance or packs, 0 minutes" in (
+        line.description
+    )
+    assert line.amount == Decimal("0.00")

@@ -124,9 +124,13 @@ def test_seed_demo_creates_the_design_once(today):
     for period in downgrades:
         before = period.application.edition_periods.filter(starts_on__lt=period.starts_on)
         assert before.order_by("-starts_on").first().edition.code == "ultimate"
-    credit = PrepaidTerm.objects.get(cut_on__isnull=False)
-    assert credit.item.code == "im.edition.pro"
+    credit = PrepaidTerm.objects.get(cut_on__isnull=False, item__code="im.edition.pro")
     assert 0 < credit.credit_amount < credit.amount
+    # Options sold for one edition end with it: the upgraded application's Pro options on
+    # the upgrade day, the downgrading application's Ultimate options on the switch.
+    switches = {credit.cut_on, *downgrades.values_list("starts_on", flat=True)}
+    for term in PrepaidTerm.objects.filter(cut_on__isnull=False).exclude(pk=credit.pk):
+        assert term.item.edition.code in {"pro", "ultimate"} and term.cut_on in switches
 
     # Add-ons: prepaid ones have a term running yesterday; local moderation is on a Trial app.
     subscriptions = AddOnSubscription.objects.select_related("item", "addon", "application")

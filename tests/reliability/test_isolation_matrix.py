@@ -1,0 +1,487 @@
+"""The isolation matrix (issue 8, item 6): every URL pattern of the site, portal, API and
+admin, read from the URL configuration, requested by each role for objects of account A:
+
+    owner     A's owner: portal session, A's account key for the API
+    other     a member of account B: portal session, B's account key
+    service   a service key (usage reporting only), no session
+    finance   finance staff (admin / API session)
+    support   support staff (view only)
+    anonymous nobody
+
+Each pattern belongs to exactly one family below, and each family says what every role
+gets. A new URL pattern that no family names makes ``test_every_url_has_an_expectation``
+fail, so no page or endpoint ships without its row in this matrix."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.apps import apps
+from django.urls import URLResolver, get_resolver
+from django.utils import timezone
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+from rest_framework.test import APIClient
+
+from accounts.services import account_create, api_key_create, staff_create
+from billing.models import Invoice
+from billing.services.applications import addon_subscribe, application_create, edition_change
+from billing.services.finance import adjustment_add, credit_note_issue, payment_record
+from billing.services.ingestion import SYSTEM, usage_events_ingest
+from billing.services.invoicing import invoice_finalize
+from billing.services.jobs import bill_day
+from tests.factories import InvoiceFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("owner", "other", "service", "finance", "support", "anonymous")
+
+OK = {200}
+LOGIN = "login"  # redirected to the portal's log-in page
+ADMIN_LOGIN = "admin-login"  # redirected to the admin's log-in page
+
+# --------------------------------------------------------------------------------------------
+# Families: which URL names, and what each role gets on GET
+# --------------------------------------------------------------------------------------------
+
+SIGNED_IN = ("owner", "other", "finance", "support")
+PORTAL_LOGIN = {  # a signed-in user is sent on to the dashboard
+    "names": {"login"},
+    "expect": dict.fromkeys(ROLES, OK) | dict.fromkeys(SIGNED_IN, {302}),
+}
+PORTAL_PUBLIC = {
+    "names": {
+        "password_reset",
+        "password_reset_done",
+        "password_reset_confirm",
+        "password_reset_complete",
+    },
+    "expect": dict.fromkeys(ROLES, OK),
+}
+PORTAL_LOGOUT = {"names": {"logout"}, "expect": dict.fromkeys(ROLES, {405})}  # POST only
+PORTAL_OWN = {  # the signed-in user's own data: nothing of account A reaches another user
+    "names": {
+        "dashboard",
+        "invoices",
+        "api_keys",
+        "password_change",
+        "password_change_done",
+    },
+    "expect": {
+        "owner": OK,
+        "other": OK,
+        "finance": OK,
+        "support": OK,
+        "service": LOGIN,
+        "anonymous": LOGIN,
+    },
+    "hidden_from_others": True,
+}
+PORTAL_NEW_APPLICATION = {  # staff belong to no account: nothing to create it in
+    "names": {"application_create"},
+    "expect": PORTAL_OWN["expect"] | {"finance": {302}, "support": {302}},
+}
+PORTAL_OBJECT = {  # names an object of account A
+    "names": {
+        "application",
+        "application_charges",
+        "edition_change",
+        "addon_buy",
+        "pack_buy",
+        "addon_cancel",
+        "invoice",
+        "invoice_pdf",
+        "api_key_revoke",
+    },
+    "expect": {
+        "owner": {200, 302, 405},
+        "other": {404},
+        "finance": {404},  # staff are not members of the account
+        "support": {404},
+        "service": LOGIN,
+        "anonymous": LOGIN,
+    },
+}
+API_DOCS = {
+    "names": {"api-schema", "api-docs", "api-redoc"},
+    "expect": dict.fromkeys(ROLES, OK),
+}
+API_UNKNOWN = {"names": {"api-unknown"}, "expect": dict.fromkeys(ROLES, {404})}
+API_USAGE = {  # POST only; any key may report usage
+    "names": {"api-usage-events"},
+    "expect": {
+        "owner": {405},
+        "other": {405},
+        "service": {405},
+        "finance": {403},
+        "support": {403},
+        "anonymous": {401},
+    },
+}
+API_ACCOUNT_OBJECT = {  # an application of A, for A's account key only
+    "names": {
+        "api-app",
+        "api-addons",
+        "api-usage",
+        "api-charges",
+        "api-month-to-date",
+        "api-resource-packs",
+    },
+    "expect": {
+        "owner": {200, 405},
+        "other": {404},
+        "service": {403},
+        "finance": {403},
+        "support": {403},
+        "anonymous": {401},
+    },
+}
+API_ACCOUNT_POST_ONLY = {  # GET is refused before any lookup: 405 whoever's the object
+    "names": {"api-edition"},
+    "expect": API_ACCOUNT_OBJECT["expect"] | {"owner": {405}, "other": {405}},
+}
+API_ACCOUNT_LIST = {
+    "names": {"api-applications", "api-account"},
+    "expect": {
+        "owner": OK,
+        "other": OK,
+        "service": {403},
+        "finance": {403},
+        "support": {403},
+        "anonymous": {401},
+    },
+    "hidden_from_others": True,
+}
+API_INVOICES = {
+    "names": {"api-invoices"},
+    "expect": {
+        "owner": OK,
+        "other": OK,
+        "service": {403},
+        "finance": OK,
+        "support": OK,
+        "anonymous": {401},
+    },
+    "hidden_from_others": True,
+}
+API_INVOICE_OBJECT = {
+    "names": {"api-invoice", "api-pdf"},
+    "expect": {
+        "owner": OK,
+        "other": {404},
+        "service": {403},
+        "finance": OK,
+        "support": OK,
+        "anonymous": {401},
+    },
+}
+API_FINANCE = {  # POST only, finance staff
+    "names": {"api-adjustments", "api-credit-notes", "api-payments"},
+    "expect": {
+        "owner": {405},
+        "other": {405},
+        "service": {403},
+        "finance": {405},
+        "support": {405},
+        "anonymous": {401},
+    },
+}
+ADMIN_NOT_STAFF = {"owner": ADMIN_LOGIN, "other": ADMIN_LOGIN, "service": ADMIN_LOGIN}
+ADMIN_PUBLIC = {
+    "names": {"admin:login", "admin:password_reset"},
+    "expect": dict.fromkeys(ROLES, OK) | {"finance": {302}, "support": {302}},
+}
+ADMIN_LOGOUT = {  # POST only, for staff; anyone else is sent to the admin index (then login)
+    "names": {"admin:logout"},
+    "expect": dict.fromkeys(ROLES, {302}) | {"finance": {405}, "support": {405}},
+}
+ADMIN_STAFF_PAGES = {  # the index, app lists, password change: any staff member
+    "names": {
+        "admin:index",
+        "admin:app_list",
+        "admin:password_change",
+        "admin:password_change_done",
+        "admin:jsi18n",
+    },
+    "expect": ADMIN_NOT_STAFF | {"finance": OK, "support": OK, "anonymous": ADMIN_LOGIN},
+}
+ADMIN_AUTOCOMPLETE = {  # without its query parameters: refused to staff too
+    "names": {"admin:autocomplete"},
+    "expect": ADMIN_NOT_STAFF | {"finance": {403}, "support": {403}, "anonymous": ADMIN_LOGIN},
+}
+ADMIN_VIEW_ON_SITE = {
+    "names": {"admin:view_on_site"},
+    "expect": ADMIN_NOT_STAFF | {"finance": {404}, "support": {404}, "anonymous": ADMIN_LOGIN},
+}
+# Model pages, by the last part of their name. View: every staff member. Change, add and
+# delete of money: nobody. Finance actions: finance only.
+MODELS = r"^admin:(accounts|auth|billing|django_celery_beat)_\w+_"
+ADMIN_MODEL_VIEW = re.compile(MODELS + r"(changelist|change|history)$")
+ADMIN_MODEL_WRITE = re.compile(MODELS + r"(add|delete)$")
+ADMIN_FINANCE_ACTION = re.compile(
+    r"^admin:billing_(invoice_(adjust|credit_note|payment|finalize|void|rerate)"
+    r"|priceentry_revise)$"
+)
+# Users, groups and the beat schedule: superusers only; staff groups hold no permission.
+ADMIN_SUPERUSER_ONLY = re.compile(r"^admin:(auth|django_celery_beat)_\w+$")
+# What finance staff may add through the admin: an account (its billing details).
+ADMIN_FINANCE_MAY_ADD = {"admin:accounts_account_add"}
+
+FAMILIES = [
+    PORTAL_LOGIN,
+    PORTAL_PUBLIC,
+    PORTAL_NEW_APPLICATION,
+    PORTAL_LOGOUT,
+    PORTAL_OWN,
+    PORTAL_OBJECT,
+    API_DOCS,
+    API_UNKNOWN,
+    API_USAGE,
+    API_ACCOUNT_OBJECT,
+    API_ACCOUNT_POST_ONLY,
+    API_ACCOUNT_LIST,
+    API_INVOICES,
+    API_INVOICE_OBJECT,
+    API_FINANCE,
+    ADMIN_PUBLIC,
+    ADMIN_LOGOUT,
+    ADMIN_STAFF_PAGES,
+    ADMIN_AUTOCOMPLETE,
+    ADMIN_VIEW_ON_SITE,
+]
+
+
+def expectation(name: str) -> dict:
+    """What each role gets on GET of the pattern ``name``; KeyError if no family has it."""
+    matches = [family["expect"] for family in FAMILIES if name in family["names"]]
+    staff_refused = ADMIN_NOT_STAFF | {"finance": {403}, "support": {403}, "anonymous": ADMIN_LOGIN}
+    if ADMIN_SUPERUSER_ONLY.match(name):
+        matches.append(staff_refused)
+    elif name == "admin:billing_invoice_rerate":
+        # On an issued invoice the re-rate is refused: back to the invoice with the reason.
+        matches.append(staff_refused | {"finance": {302}})
+    elif ADMIN_FINANCE_ACTION.match(name):
+        matches.append(staff_refused | {"finance": OK})
+    elif ADMIN_MODEL_VIEW.match(name):
+        matches.append(staff_refused | {"finance": OK, "support": OK})
+    elif ADMIN_MODEL_WRITE.match(name):
+        matches.append(staff_refused | {"finance": OK if name in ADMIN_FINANCE_MAY_ADD else {403}})
+    if len(matches) != 1:
+        raise KeyError(name)
+    return matches[0]
+
+
+# --------------------------------------------------------------------------------------------
+# The URL configuration
+# --------------------------------------------------------------------------------------------
+
+
+def url_patterns() -> dict[str, str]:
+    """Every named pattern of the site: full name -> route with <converters>."""
+    found: dict[str, str] = {}
+
+    def walk(patterns, prefix, namespace):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                ns = pattern.namespace or namespace
+                walk(pattern.url_patterns, route, ns)
+            elif pattern.name is None and route.startswith("/admin/"):
+                continue  # Django's own redirects to the named admin pages
+            else:
+                assert pattern.name, f"URL {route!r} has no name"
+                name = f"{namespace}:{pattern.name}" if namespace else pattern.name
+                found.setdefault(name, route)
+
+    walk(get_resolver().url_patterns, "/", None)
+    return found
+
+
+def test_every_url_has_an_expectation():
+    missing = []
+    for name in url_patterns():
+        try:
+            expectation(name)
+        except KeyError:
+            missing.append(name)
+    assert not missing, f"URL patterns without a row in the isolation matrix: {missing}"
+
+
+# --------------------------------------------------------------------------------------------
+# The world: account A with everything, account B, a service key, staff
+# --------------------------------------------------------------------------------------------
+
+
+class World:
+    pass
+
+
+@pytest.fixture
+def world():
+    w = World()
+    w.finance, _ = staff_create(email="fin@example.com", password="pw-f-123456", finance=True)
+    w.support, _ = staff_create(email="sup@example.com", password="pw-s-123456", support=True)
+    w.account = account_create(name="Tenant A", email="owner-a@example.com", password="pw-a-123456")
+    w.app = application_create(
+        account=w.account, name="a-app", region="cn", created_on=dt.date(2026, 10, 1)
+    )
+    edition_change(application=w.app, edition_code="pro", effective=dt.date(2026, 10, 5))
+    w.subscription = addon_subscribe(
+        application=w.app, item_code="im.addon.group_members.pro", day=dt.date(2026, 10, 6)
+    )
+    w.key, w.raw_key = api_key_create(account=w.account)
+    w.other = account_create(name="Tenant B", email="member-b@example.com", password="pw-b-123456")
+    _, w.raw_other_key = api_key_create(account=w.other)
+    _, w.raw_service_key = api_key_create(account=None, is_service=True)
+    # One row of every model the admin shows, so that each of its object pages is reached.
+    usage_events_ingest(
+        events=[
+            {
+                "id": "matrix-1",
+                "application": w.app.sdkappid,
+                "metric": "trtc.audio_seconds",
+                "timestamp": "2026-10-10T10:00:00+08:00",
+                "value": 600,
+            }
+        ],
+        caller=SYSTEM,
+    )
+    bill_day(day=dt.date(2026, 10, 10))
+    w.invoice = invoice_finalize(invoice=Invoice.objects.get(account=w.account))
+    credit_note_issue(invoice=w.invoice, amount="1.00", reason="matrix", actor=w.finance)
+    payment_record(
+        account=w.account, currency="CNY", amount="1.00", actor=w.finance, invoice=w.invoice
+    )
+    september = InvoiceFactory(account=w.account, month=dt.date(2026, 9, 1))
+    adjustment_add(invoice=september, amount="1.00", reason="matrix", actor=w.finance)
+    interval = IntervalSchedule.objects.create(every=1, period="days")
+    CrontabSchedule.objects.create()
+    ClockedSchedule.objects.create(clocked_time=timezone.now())
+    SolarSchedule.objects.create(event="sunrise", latitude=0, longitude=0)
+    PeriodicTask.objects.create(name="matrix", task="billing.tasks.bill_day", interval=interval)
+    w.other_user = w.other.memberships.get().user
+    w.owner_user = w.account.memberships.get().user
+    return w
+
+
+def admin_object(route: str, w: World):
+    """An object of the model an admin route is about (/admin/<app>/<model>/...), account
+    A's where it has one."""
+    _, _, app_label, model_name, *_ = route.split("/")
+    model = apps.get_model(app_label, model_name)
+    preferred = {"account": w.account, "application": w.app, "invoice": w.invoice}
+    obj = preferred.get(model._meta.model_name) or model.objects.order_by("pk").first()
+    if obj is None and model_name == "user":
+        obj = UserFactory()
+    return obj
+
+
+def fill(name: str, route: str, w: World) -> str:
+    values = {
+        "sdkappid": w.app.sdkappid,
+        "subscription_id": w.subscription.pk,
+        "invoice_id": w.invoice.pk,
+        "key_id": w.key.pk,
+        "number": w.invoice.number,
+        "uidb64": "MQ",
+        "token": "set-password",
+        "app_label": "billing",
+        "content_type_id": 1,
+        "id": w.owner_user.pk,
+    }
+
+    def replace(match):
+        key = match.group(1).split(":")[-1]
+        if key == "object_id":
+            obj = admin_object(route, w)
+            return str(obj.pk if obj is not None else 1)
+        return str(values[key])
+
+    special = {
+        "api-unknown": "/api/v1/no-such-endpoint",
+        "admin:app_list": "/admin/billing/",
+        "admin:view_on_site": "/admin/r/1/1/",
+        "edition_change": f"/applications/{w.app.sdkappid}/edition/?edition=ultimate",
+    }
+    if name in special:
+        return special[name]
+    return re.sub(r"<([^>]+)>", replace, route).replace("^", "").replace("$", "")
+
+
+def client_for(role: str, w: World, *, api: bool) -> APIClient:
+    client = APIClient()
+    keys = {"owner": w.raw_key, "other": w.raw_other_key, "service": w.raw_service_key}
+    users = {
+        "owner": w.owner_user,
+        "other": w.other_user,
+        "finance": w.finance,
+        "support": w.support,
+    }
+    if api and role in keys:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {keys[role]}")
+    elif not api and role == "service":
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {keys[role]}")  # means nothing here
+    elif role in users:
+        client.force_login(users[role])
+    return client
+
+
+def test_isolation_matrix(world):
+    w = world
+    failures, checked = [], 0
+    for name, route in sorted(url_patterns().items()):
+        expect = expectation(name)
+        url = fill(name, route, w)
+        api = url.startswith("/api/")
+        for role in ROLES:
+            response = client_for(role, w, api=api).get(url)
+            want = expect[role]
+            got = response.status_code
+            if want == LOGIN:
+                ok = got == 302 and response["Location"].startswith("/login/")
+            elif want == ADMIN_LOGIN:
+                ok = got == 302 and response["Location"].startswith("/admin/login/")
+            else:
+                ok = got in want
+            if ok and got == 200 and role == "other":
+                body = response.content.decode(errors="replace")
+                leaked = [
+                    marker
+                    for marker in (str(w.app.sdkappid), w.invoice.number, "Tenant A")
+                    if marker in body
+                ]
+                ok = not leaked
+            checked += 1
+            if not ok:
+                failures.append(f"{role:9} GET {url} ({name}): {got}, expected {want}")
+    print(f"\n[isolation] {len(url_patterns())} URL patterns x {len(ROLES)} roles = {checked}")
+    assert not failures, "\n".join(failures)
+
+
+def test_writes_to_another_accounts_objects_answer_404(world):
+    """POST to every API endpoint that names an application or invoice of account A, with
+    account B's key: 404 whatever the body, and nothing written."""
+    from billing.models import AuditRecord
+
+    w = world
+    before = AuditRecord.objects.count()
+    client = client_for("other", w, api=True)
+    posts = [
+        f"/api/v1/applications/{w.app.sdkappid}/edition",
+        f"/api/v1/applications/{w.app.sdkappid}/addons",
+        f"/api/v1/applications/{w.app.sdkappid}/resource-packs",
+        f"/api/v1/invoices/{w.invoice.number}/adjustments",
+        f"/api/v1/invoices/{w.invoice.number}/credit-notes",
+        f"/api/v1/invoices/{w.invoice.number}/payments",
+    ]
+    body = {"edition": "ultimate", "item": "im.moderation_pack.monthly", "amount": "1.00"}
+    for url in posts:
+        assert client.post(url, body, format="json").status_code == 404, url
+    addons = f"/api/v1/applications/{w.app.sdkappid}/addons?addon=im.addon.group_members"
+    assert client.delete(addons).status_code == 404
+    assert AuditRecord.objects.count() == before
