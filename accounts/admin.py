@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from accounts.models import Account, ApiKey, Membership
 from accounts.throttling import ThrottledAdminAuthenticationForm
+from billing.admin import ReadOnlyInline
 from billing.models import Application, Invoice
 from billing.selectors import account_balances
 
@@ -12,28 +13,13 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ("user",)
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ApplicationInline(_ReadOnlyInline):
+class ApplicationInline(ReadOnlyInline):
     model = Application
     fields = ("sdkappid", "name", "region", "status")
     readonly_fields = fields
 
 
-class InvoiceInline(_ReadOnlyInline):
+class InvoiceInline(ReadOnlyInline):
     model = Invoice
     fields = ("number", "month", "currency", "state", "total", "due_date")
     readonly_fields = fields

@@ -709,43 +709,12 @@ def edition_change_preview(
     """What ``billing.services.applications.edition_change`` would do today, written nowhere.
     Raises the BillingError the change itself would raise (Trial, unchanged, pending, closed,
     finalized month), so the page can say so before anything is confirmed."""
-    from billing.services.applications import current_period
-    from billing.services.invoicing import month_is_closed
+    from billing.services.applications import edition_change_refusal_check
 
     day = today or billing_today()
     target = catalog.edition_by_code(edition_code)
-    if target.code == "trial":
-        raise BillingError(
-            "An application never goes back to Trial. Create a new application to use Trial.",
-            code="trial_not_allowed",
-            field="edition",
-        )
-    if application.status == Application.Status.CLOSED:
-        raise BillingError(
-            f"Application {application.sdkappid} is closed.", code="closed", field="application"
-        )
-    if month_is_closed(account_id=application.account_id, day=day):
-        raise BillingError(
-            f"The invoice for {day:%Y-%m} is finalized; a change dated then cannot be billed. "
-            "Date it in an open month.",
-            code="period_closed",
-            field="effective",
-        )
-    period = current_period(application, day)
+    period = edition_change_refusal_check(application=application, target=target, day=day)
     current = period.edition
-    pending = application.edition_periods.filter(starts_on__gt=day).first()
-    if pending is not None:
-        raise BillingError(
-            f"A change to {pending.edition.name} on {pending.starts_on} is already scheduled.",
-            code="change_pending",
-            field="edition",
-        )
-    if target == current:
-        raise BillingError(
-            f"Application {application.sdkappid} is already on {current.name}.",
-            code="unchanged",
-            field="edition",
-        )
     current_term = (
         PrepaidTerm.objects.filter(
             application=application,

@@ -123,7 +123,6 @@ USE_I18N = True
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=7)
 OVERDUE_GRACE_DAYS = env.int("OVERDUE_GRACE_DAYS", default=7)
 SUSPENDED_CLOSE_DAYS = env.int("SUSPENDED_CLOSE_DAYS", default=90)
-PREPAID_LAPSE_DAYS = env.int("PREPAID_LAPSE_DAYS", default=7)
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -189,6 +189,40 @@ def _create_term(
     return term
 
 
+def edition_change_refusal_check(
+    *, application: Application, target: Edition, day: dt.date
+) -> EditionPeriod:
+    """Raise the BillingError an edition change to ``target`` on ``day`` meets (Trial, a
+    closed application, a finalized month, a change already scheduled, no change); else the
+    edition period running on ``day``. The change and its preview both ask here."""
+    if target.code == "trial":
+        raise BillingError(
+            "An application never goes back to Trial. Create a new application to use Trial.",
+            code="trial_not_allowed",
+            field="edition",
+        )
+    if application.status == Application.Status.CLOSED:
+        raise BillingError(
+            f"Application {application.sdkappid} is closed.", code="closed", field="application"
+        )
+    _ensure_month_open(application, day)
+    period = current_period(application, day)
+    pending = application.edition_periods.filter(starts_on__gt=day).first()
+    if pending is not None:
+        raise BillingError(
+            f"A change to {pending.edition.name} on {pending.starts_on} is already scheduled.",
+            code="change_pending",
+            field="edition",
+        )
+    if target == period.edition:
+        raise BillingError(
+            f"Application {application.sdkappid} is already on {period.edition.name}.",
+            code="unchanged",
+            field="edition",
+        )
+    return period
+
+
 def edition_change(
     *,
     application: Application,
@@ -207,34 +241,10 @@ def edition_change(
     """
     target = catalog.edition_by_code(edition_code)
     day = effective or billing_today()
-    if target.code == "trial":
-        raise BillingError(
-            "An application never goes back to Trial. Create a new application to use Trial.",
-            code="trial_not_allowed",
-            field="edition",
-        )
-    if application.status == Application.Status.CLOSED:
-        raise BillingError(
-            f"Application {application.sdkappid} is closed.", code="closed", field="application"
-        )
-    _ensure_month_open(application, day)
     with transaction.atomic():
         application = Application.objects.select_for_update().get(pk=application.pk)
-        period = current_period(application, day)
+        period = edition_change_refusal_check(application=application, target=target, day=day)
         current = period.edition
-        pending = application.edition_periods.filter(starts_on__gt=day).first()
-        if pending is not None:
-            raise BillingError(
-                f"A change to {pending.edition.name} on {pending.starts_on} is already scheduled.",
-                code="change_pending",
-                field="edition",
-            )
-        if target == current:
-            raise BillingError(
-                f"Application {application.sdkappid} is already on {current.name}.",
-                code="unchanged",
-                field="edition",
-            )
         # The edition's price must exist in this region before anything is written.
         catalog.price_entry_in_force(item=_edition_item(target), region=application.region, day=day)
         before = {"edition": current.code}
