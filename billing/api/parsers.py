@@ -2,12 +2,12 @@
 and no text PostgreSQL cannot store (the NUL character, unpaired UTF-16 surrogates such as
 "\\ud800"): refused at the door with the field named, instead of failing in the database."""
 
-import json
 import re
-from decimal import Decimal
 
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
+
+from billing.parsing import json_loads_exact
 
 NUL = "\x00"
 UNSTORABLE_MESSAGE = "must not contain the NUL character or unpaired surrogates (\\u0000, \\ud800)."
@@ -26,13 +26,11 @@ def storable(text: str) -> bool:
     return True
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def loads(body: bytes):
-    """The one JSON decoding of request bodies: decimals exact, NaN and Infinity refused."""
-    return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    """The one JSON decoding of request bodies: decimals exact, NaN and Infinity refused,
+    nesting bounded (billing.parsing.json_loads_exact: 10,000 levels is a 400, not a
+    RecursionError)."""
+    return json_loads_exact(body)
 
 
 def unstorable_path(value, path: str = "") -> str | None:
