@@ -43,6 +43,21 @@ MIN_YEAR = 2000
 MAX_YEAR = 9998
 
 
+NUL = "\x00"
+UNSTORABLE_MESSAGE = "must not contain the NUL character or unpaired surrogates (\\u0000, \\ud800)."
+
+
+def storable(text: str) -> bool:
+    """False for text PostgreSQL cannot store: the NUL character, unpaired surrogates."""
+    if NUL in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ParseError(ValueError):
     def __init__(self, message: str, code: str = "invalid"):
         super().__init__(message)
@@ -246,3 +261,34 @@ def json_dumps_exact(value) -> str:
             raise ValueError("JSON has no NaN or Infinity")
         return str(value)  # Decimal's str is a valid JSON number: 1.5, 1E+400, -0.0, 0E-7
     return json.dumps(value)
+
+
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+def parse_day(raw, *, what: str = "day") -> dt.date:
+    """A calendar day "YYYY-MM-DD" in ASCII digits, years 2000 to 9998."""
+    match = _DAY.fullmatch(_text(raw, what))
+    if match is None:
+        raise ParseError(f"{what} is not a date: use YYYY-MM-DD, e.g. 2026-03-15.")
+    year, month, day = (int(part) for part in match.groups())
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ParseError(f"{what} must be in the years {MIN_YEAR} to {MAX_YEAR}.", "out_of_range")
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise ParseError(f"{what} is not a real date.") from None
+
+
+def parse_month(raw, *, what: str = "month") -> dt.date:
+    """A month "YYYY-MM" in ASCII digits to its first day, years 2000 to 9998."""
+    match = _MONTH.fullmatch(_text(raw, what))
+    if match is None:
+        raise ParseError(f"{what} is not a month: use YYYY-MM, e.g. 2026-03.")
+    year, month = (int(part) for part in match.groups())
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ParseError(f"{what} must be in the years {MIN_YEAR} to {MAX_YEAR}.", "out_of_range")
+    if not 1 <= month <= 12:
+        raise ParseError(f"{what} is not a month: use YYYY-MM, e.g. 2026-03.")
+    return dt.date(year, month, 1)

@@ -7,23 +7,11 @@ import re
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
-from billing.parsing import json_loads_exact
+from billing.parsing import UNSTORABLE_MESSAGE, json_loads_exact, storable
 
-NUL = "\x00"
-UNSTORABLE_MESSAGE = "must not contain the NUL character or unpaired surrogates (\\u0000, \\ud800)."
 # In a JSON text those can only come as escapes: a raw NUL is invalid JSON, and raw bytes are
 # UTF-8, which cannot encode a surrogate.
 SUSPICIOUS_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
-
-
-def storable(text: str) -> bool:
-    if NUL in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def loads(body: bytes):
