@@ -185,7 +185,7 @@ def application_charges(request, sdkappid: int):
         try:
             month = parse_month(request.GET["month"])
         except ValueError as exc:
-            error = f"month: {exc}"
+            error = str(exc)
     item_code = request.GET.get("item") or None
     charge_days = selectors.application_charges(
         application=application, month=month, item_code=item_code
