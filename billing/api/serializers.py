@@ -93,7 +93,10 @@ class UsageEventSerializer(serializers.Serializer):
     id = serializers.CharField(max_length=255, help_text="Unique per application, yours.")
     application = serializers.IntegerField(min_value=1, help_text="The SDKAppID.")
     metric = serializers.ChoiceField(choices=Metric.choices)
-    timestamp = serializers.DateTimeField(help_text="RFC 3339 with an offset.")
+    timestamp = TimestampField(
+        help_text="RFC 3339 with an offset (at most 14 hours, whole minutes), not before the "
+        "application's creation day."
+    )
     value = serializers.DecimalField(
         max_digits=24,
         decimal_places=6,
