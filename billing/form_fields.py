@@ -21,6 +21,8 @@ class _ParsedTextField(forms.Field):
 
     widget = forms.TextInput
     max_chars = 40
+    # A query parameter sent empty ("?month=") is refused, not read as absent (API filters).
+    refuse_blank = False
 
     def __init__(self, *, max_length=None, strip=None, **kw):
         super().__init__(**kw)
@@ -28,6 +30,8 @@ class _ParsedTextField(forms.Field):
             self.max_chars = max_length
 
     def raw_text(self, value):
+        if value == "" and self.refuse_blank:
+            raise forms.ValidationError("Give a value, or leave the parameter out.", code="invalid")
         if value in self.empty_values:
             return None
         value = str(value)

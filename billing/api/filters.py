@@ -10,7 +10,17 @@ from billing.models import Charge, Currency, Invoice, InvoiceState, Metric, Usag
 
 class MonthFormField(StrictMonthField):
     """'YYYY-MM' to the first day of the month (ASCII digits; the message never carries the
-    client's text: django-filter formats it with %, and "%s" was a 500)."""
+    client's text: django-filter formats it with %, and "%s" was a 500). "?month=" is a 400."""
+
+    refuse_blank = True
+
+
+class IdFormField(StrictIntegerField):
+    refuse_blank = True
+
+
+class DayFormField(StrictDateField):
+    refuse_blank = True
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2025-03"})
@@ -20,12 +30,12 @@ class MonthFilter(filters.Filter):
 
 @extend_schema_field({"type": "integer", "minimum": 1})
 class IdFilter(filters.NumberFilter):
-    field_class = StrictIntegerField
+    field_class = IdFormField
 
 
 @extend_schema_field({"type": "string", "format": "date"})
 class DayFilter(filters.DateFilter):
-    field_class = StrictDateField
+    field_class = DayFormField
 
 
 class DayRangeForm(forms.Form):

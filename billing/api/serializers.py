@@ -43,6 +43,15 @@ def Price(**kwargs):
     )
 
 
+class TextField(serializers.CharField):
+    """Text a client sends: a JSON string, nothing else (DRF's CharField turns 0 into "0")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 @extend_schema_field({"type": "string", "format": "date-time"})
 class TimestampField(serializers.DateTimeField):
     """RFC 3339 in and out: input by the one strict parser (billing.parsing.parse_timestamp:
@@ -169,12 +178,12 @@ class ApplicationSerializer(serializers.Serializer):
 
 
 class ApplicationCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = TextField(max_length=100)
     region = serializers.ChoiceField(choices=Region.choices)
 
 
 class EditionChangeSerializer(serializers.Serializer):
-    edition = serializers.CharField(
+    edition = TextField(
         max_length=20,
         help_text="pro or ultimate. Upgrades take effect today; Ultimate to Pro when the "
         "Ultimate term ends; never back to trial.",
@@ -192,7 +201,7 @@ class AddOnSubscriptionSerializer(serializers.Serializer):
 
 
 class ItemInputSerializer(serializers.Serializer):
-    item = serializers.CharField(max_length=60, help_text="The item code of the price book.")
+    item = TextField(max_length=60, help_text="The item code of the price book.")
 
 
 class ResourcePackSerializer(serializers.Serializer):
@@ -381,17 +390,17 @@ class MoneyInputField(serializers.Field):
 
 class AdjustmentInputSerializer(serializers.Serializer):
     amount = MoneyInputField(help_text="Positive adds to the bill, negative takes off.")
-    reason = serializers.CharField(max_length=2000, help_text="Kept in the audit trail.")
+    reason = TextField(max_length=2000, help_text="Kept in the audit trail.")
 
 
 class CreditNoteInputSerializer(serializers.Serializer):
     amount = MoneyInputField(help_text="Positive; never more than remains on the invoice.")
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000)
 
 
 class PaymentInputSerializer(serializers.Serializer):
     amount = MoneyInputField(help_text="Positive, in the invoice's currency.")
-    reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    reference = TextField(max_length=100, required=False, allow_blank=True)
     received_at = TimestampField(
         required=False, help_text="RFC 3339 with an offset, from 2000 on; default: now."
     )
