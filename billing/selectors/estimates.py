@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from billing import catalog
 from billing.calendar import billing_today, month_end, month_start
+from billing.line_order import LAST, monthly_key
 from billing.models import (
     Adjustment,
     Application,
@@ -111,7 +112,7 @@ def month_to_date(
                     "unit_price": draft.unit_price,
                     "exact_amount": draft.amount,
                     # After the application's daily usage lines (sort keys of invoice_line_specs).
-                    "sort_key": f"{application.sdkappid}-3-{draft.item_code}",
+                    "sort_key": monthly_key(application.sdkappid, draft.item_code),
                 }
             )
     result = []
@@ -120,7 +121,7 @@ def month_to_date(
             continue
         # The invoice's order: per application, purchases, then usage, then monthly items;
         # account adjustments last.
-        currency_lines.sort(key=lambda line: line.get("sort_key") or "~")
+        currency_lines.sort(key=lambda line: line.get("sort_key") or LAST)
         for line in currency_lines:
             line["amount"] = round_money(line["exact_amount"], currency)
         total = sum((line["amount"] for line in currency_lines), Decimal(0))
