@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts import selectors as account_selectors
 from accounts.services import api_key_create, api_key_revoke
-from accounts.throttling import ThrottledAuthenticationForm
+from accounts.throttling import PasswordResetThrottle, ThrottledAuthenticationForm
 from billing import selectors
 from billing.calendar import billing_today, month_start, parse_month
 from billing.errors import BillingError
@@ -65,6 +65,23 @@ class LoginView(auth_views.LoginView):
         if getattr(form, "locked_out", False):
             response.status_code = 429
         return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, throttled (accounts.throttling.PasswordResetThrottle): 429
+    past the client address's limit; past one e-mail address's limit the same "sent" page,
+    and no e-mail."""
+
+    def form_valid(self, form):
+        throttle = PasswordResetThrottle.for_request(self.request, form.cleaned_data["email"])
+        if not throttle.client_allowed():
+            form.add_error(None, "Too many password reset requests. Try again later.")
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        if not throttle.email_allowed():
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 @login_required
@@ -168,7 +185,7 @@ def application_charges(request, sdkappid: int):
         try:
             month = parse_month(request.GET["month"])
         except ValueError as exc:
-            error = f"month: {exc}"
+            error = str(exc)
     item_code = request.GET.get("item") or None
     charge_days = selectors.application_charges(
         application=application, month=month, item_code=item_code

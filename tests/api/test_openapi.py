@@ -17,8 +17,10 @@ from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -113,7 +115,9 @@ def world(account, finance_user, today, in_process_wsgi):
     """Real objects for generated requests to hit: a Pro application with an add-on, usage,
     charges, an issued invoice (February) and a draft (March); an account key; a finance
     staff session."""
-    app = application_create(account=account, name="Fuzzed", region="cn")
+    app = application_create(
+        account=account, name="Fuzzed", region="cn", created_on=dt.date(2025, 1, 1)
+    )
     edition_change(application=app, edition_code="pro")
     addon_subscribe(application=app, item_code="im.addon.message_history.pro.30d")
     usage_events_ingest(
@@ -213,3 +217,32 @@ def test_the_api_answers_within_its_schema(case, world):
     authenticate(case, world)
     response = case.call()
     case.validate_response(response, checks=CHECKS)
+
+
+# --------------------------------------------------------------------------------------------
+# schemathesis, negative data (issue 13): inputs that do not fit the schema, on every
+# operation, must be refused with a documented 4xx in the one error format, never a 500.
+# --------------------------------------------------------------------------------------------
+
+NEGATIVE_EXAMPLES_PER_OPERATION = 15
+negative_schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+negative_schema.config.generation.update(modes=[GenerationMode.NEGATIVE])
+NEGATIVE_CHECKS = [*CHECKS, negative_data_rejection]
+
+
+@negative_schema.parametrize()
+@settings(
+    max_examples=NEGATIVE_EXAMPLES_PER_OPERATION,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_api_refuses_data_outside_its_schema(case, world):
+    rng = random.Random(repr(case.path_parameters) + repr(case.query) + repr(case.body))
+    if rng.random() < 0.5:  # half against real objects: the refusal is about the data
+        path = case.path_parameters or {}
+        if "sdkappid" in path and isinstance(path["sdkappid"], int):
+            path["sdkappid"] = world["sdkappid"]
+    authenticate(case, world)
+    response = case.call()
+    case.validate_response(response, checks=NEGATIVE_CHECKS)

@@ -84,10 +84,22 @@ class UsageEventsView(ApiViewMixin, APIView):
         ],
     )
     def post(self, request):
-        content_type = request.content_type or ""
-        if content_type and "json" not in content_type:
+        media_type, _, params = (request.content_type or "").partition(";")
+        charset = params.strip().lower().replace(" ", "")
+        if media_type.strip().lower() != "application/json" or charset not in (
+            "",
+            "charset=utf-8",
+        ):
+            # Missing, "application/jsonp", "text/plain": 415 (a form post from a browser on
+            # another site cannot send application/json without a CORS preflight).
             return _rejected(
-                [_usage_error(None, "unsupported_media_type", "Send application/json.")],
+                [
+                    _usage_error(
+                        None,
+                        "unsupported_media_type",
+                        "Send Content-Type: application/json (UTF-8).",
+                    )
+                ],
                 status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             )
         try:
