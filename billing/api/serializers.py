@@ -87,6 +87,10 @@ class UsageResultSerializer(serializers.Serializer):
     duplicates = serializers.IntegerField(
         help_text="Events already stored with the same content (or repeated in the batch)."
     )
+    late = serializers.IntegerField(
+        help_text="Of the accepted: events of a month whose invoice is finalized, within the "
+        "late-usage window; billed through a reviewed restatement, never on that invoice."
+    )
 
 
 class UsageDaySerializer(serializers.Serializer):
