@@ -97,6 +97,24 @@ def month_to_date(
                 "exact_amount": adjustment.amount,
             }
         )
+    # Approved late usage of closed months: lines of the running month's draft (SPEC 6).
+    late_lines = InvoiceLine.objects.filter(
+        invoice__account_id=account_id, invoice__month=month, kind=InvoiceLine.Kind.LATE_USAGE
+    )
+    if application_id is not None:
+        late_lines = late_lines.filter(application_id=application_id)
+    for late in late_lines.values("invoice__currency", "application_id", "description", "amount",
+                                  "quantity", "sort_key"):  # fmt: skip
+        lines[late["invoice__currency"]].append(
+            {
+                "kind": InvoiceLine.Kind.LATE_USAGE,
+                "application_id": late["application_id"],
+                "description": late["description"],
+                "quantity": late["quantity"],
+                "exact_amount": late["amount"],
+                "sort_key": late["sort_key"],
+            }
+        )
     applications = Application.objects.filter(account_id=account_id).order_by("sdkappid")
     if application_id is not None:
         applications = applications.filter(pk=application_id)

@@ -740,7 +740,9 @@ def restatement_approve(
     changed = None
     with transaction.atomic():
         _lock_account(restatement.account_id)
-        locked = Restatement.objects.select_for_update().select_related("account", "decided_by")
+        locked = Restatement.objects.select_for_update(of=("self",)).select_related(
+            "account", "decided_by"
+        )
         restatement = locked.get(pk=restatement.pk)
         _require_pending(restatement)
         plan = _plans(restatement.account_id, restatement.month).get(restatement.currency)
@@ -777,7 +779,9 @@ def restatement_reject(*, restatement: Restatement, reason, actor) -> Restatemen
     _require_staff(actor, "A rejection")
     reason = _reason_clean(reason)
     with transaction.atomic():
-        locked = Restatement.objects.select_for_update().select_related("account", "decided_by")
+        locked = Restatement.objects.select_for_update(of=("self",)).select_related(
+            "account", "decided_by"
+        )
         restatement = locked.get(pk=restatement.pk)
         _require_pending(restatement)
         restatement.state = State.REJECTED
