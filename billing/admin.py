@@ -864,3 +864,7 @@ class JobRunAdmin(ReadOnlyAdmin):
         "finished_at",
     )
     list_filter = ("job", "state")
+
+
+# Restatements (late usage of closed months) register from their own module.
+from billing import admin_restatements  # noqa: E402, F401
