@@ -303,3 +303,44 @@ def test_only_finance_decides(client_for, closed_october, monkeypatch, role, sta
     assert (approve.status_code, reject.status_code) == (status, status)
     restatement.refresh_from_db()
     assert restatement.state == "pending"
+
+
+def test_finance_approves_in_the_admin_and_the_customer_sees_it_in_the_portal(
+    account, finance_user, closed_october, monkeypatch
+):
+    from django.test import Client
+
+    app, october = closed_october
+    at(monkeypatch, 2026, 11, 10, 12, 0)
+    usage_events_ingest(
+        events=[event(app, "late-s", "trtc.stt_seconds", "2026-10-20T10:00:00+08:00", 3000)],
+        caller=SYSTEM,
+    )
+    call_command("restate", "--month", "2026-10")
+    restatement = Restatement.objects.get()
+    customer = Client()
+    customer.force_login(account.memberships.get().user)
+    page = customer.get(f"/invoices/{october.pk}/").content.decode()
+    assert "Late usage received after this invoice was issued" in page
+    assert "under review" in page and "3,000 seconds" in page
+
+    staff = Client()
+    staff.force_login(finance_user)
+    listed = staff.get("/admin/billing/restatement/?state__exact=pending").content.decode()
+    assert "1.00" in listed  # 50 min x 0.02
+    url = f"/admin/billing/restatement/{restatement.pk}/approve/"
+    form = staff.get(url)
+    assert form.status_code == 200 and "Approve and bill the difference" in form.content.decode()
+    done = staff.post(url, {"digest": restatement.digest})
+    assert done.status_code == 302, done.content
+
+    restatement.refresh_from_db()
+    assert restatement.state == "approved" and restatement.decided_by == finance_user
+    page = customer.get(f"/invoices/{october.pk}/").content.decode()
+    assert "billed on a later invoice" in page and "Late usage for October 2026" in page
+    november = Invoice.objects.get(account=account, currency="USD", month=dt.date(2026, 11, 1))
+    assert november.total == Decimal("1.00")
+    assert (
+        "Late usage for October 2026: Speech-to-text"
+        in customer.get(f"/invoices/{november.pk}/").content.decode()
+    )
