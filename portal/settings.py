@@ -201,6 +201,7 @@ SPECTACULAR_SETTINGS = {
         "RegionEnum": "billing.models.Region",
         "InvoiceStateEnum": "billing.models.InvoiceState",
         "MetricEnum": "billing.models.Metric",
+        "RestatementStateEnum": "billing.models.RestatementState",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
