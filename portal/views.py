@@ -26,7 +26,7 @@ from billing.errors import BillingError
 from billing.models import AddOnSubscription
 from billing.pdf import invoice_pdf as render_invoice_pdf
 from billing.pdf import invoice_pdf_filename
-from billing.selectors_restatements import late_usage_for_invoice
+from billing.selectors.restatements import late_usage_for_invoice
 from billing.services import applications as application_services
 from portal.forms import ApiKeyCreateForm, ApplicationCreateForm, EditionForm, ItemForm
 

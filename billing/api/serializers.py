@@ -19,7 +19,7 @@ from billing.models import (
     Region,
 )
 from billing.selectors import invoice_amount_due
-from billing.selectors_restatements import late_usage_for_invoice
+from billing.selectors.restatements import late_usage_for_invoice
 
 
 def Money(**kwargs):

@@ -56,17 +56,11 @@ from billing.money import ZERO, round_money
 from billing.rating.moderation import rate_moderation_day
 from billing.rating.text import money_text, price_text, qty
 from billing.rating.trtc import rate_trtc_day, seconds_to_minutes
-from billing.selectors_restatements import LateEventGroup, late_event_groups
-from billing.services.invoicing import _invoice_total_update, _next_number
-from billing.services.rating import (
-    ALLOWANCE_ITEM,
-    MODERATION_ITEMS,
-    MODERATION_UNIT_ITEM,
-    _Catalog,
-    aggregate_day,
-    month_measures,
-    rate_month_drafts,
-)
+from billing.selectors.drafts import MODERATION_ITEMS, MODERATION_UNIT_ITEM, rate_month_drafts
+from billing.selectors.prices import ALLOWANCE_ITEM, PriceCatalog
+from billing.selectors.restatements import LateEventGroup, late_event_groups
+from billing.selectors.usage import aggregate_day, month_measures
+from billing.services.invoicing import document_number_next, invoice_total_update
 
 State = Restatement.State
 MONTHLY_METRICS = frozenset({Metric.IM_LOGIN, Metric.IM_GROUP_COUNT})
@@ -237,7 +231,7 @@ def _plans(account_id: int, month: dt.date) -> dict[str, RestatementPlan]:
     groups = late_event_groups(account_id=account_id, month=first)
     if not groups:
         return {}
-    catalog = _Catalog()
+    catalog = PriceCatalog()
     applications = Application.objects.in_bulk({group.application_id for group in groups})
     billed = _Month(sorted(applications), first)
     lines: dict[tuple[int, str], PlannedLine] = {}
@@ -319,7 +313,7 @@ def _daily_late_days(application, groups: list[LateEventGroup], first: dt.date) 
     )
 
 
-def _restate_days(application, days, billed: _Month, catalog: _Catalog, line_for) -> None:
+def _restate_days(application, days, billed: _Month, catalog: PriceCatalog, line_for) -> None:
     """Late TRTC minutes and moderation units of each day, by the daily rules, with the
     allowance the month had left and no packs."""
     allowance_late = ZERO  # allowance minutes the late minutes of earlier days took
@@ -403,7 +397,7 @@ def _restate_moderation_day(application, day, usage, prices, currency_of, billed
     )
 
 
-def _restate_overage(application, first, billed: _Month, catalog: _Catalog, line_for) -> None:
+def _restate_overage(application, first, billed: _Month, catalog: PriceCatalog, line_for) -> None:
     """IM overage from the month's new peak (every login and group count, late ones too)."""
     measures = month_measures([application.pk], first, month_end(first)).get(application.pk, [])
     after = {
@@ -671,7 +665,7 @@ def _approve_locked(restatement, plan, *, actor, today, auto: bool, reason: str)
                 if line.difference != 0
             ]
         )
-        _invoice_total_update(invoice)
+        invoice_total_update(invoice)
         restatement.invoice = invoice
         where = {"invoice": invoice.pk, "total_before": before_total, "total": invoice.total}
     else:
@@ -688,7 +682,7 @@ def _approve_locked(restatement, plan, *, actor, today, auto: bool, reason: str)
             )
         note = CreditNote.objects.create(
             invoice=closed,
-            number=_next_number("credit_note", "CN", timezone.localdate(now).year),
+            number=document_number_next("credit_note", "CN", timezone.localdate(now).year),
             currency=closed.currency,
             amount=amount,
             reason=f"Late usage for {label}: restatement {restatement.pk}",
@@ -774,10 +768,14 @@ def restatement_reject(*, restatement: Restatement, reason, actor) -> Restatemen
     """Finance staff decide not to bill a pending restatement; the reason is kept. Late events
     arriving later make a new restatement, which compares with what was billed (a rejected
     difference is not billed, so it is proposed again with them)."""
-    from billing.services.finance import _reason_clean
-
     _require_staff(actor, "A rejection")
-    reason = _reason_clean(reason)
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason or len(reason) > 2000:
+        raise BillingError(
+            "Give a reason of 1 to 2000 characters; it is kept in the audit trail.",
+            code="required" if not reason else "too_long",
+            field="reason",
+        )
     with transaction.atomic():
         locked = Restatement.objects.select_for_update(of=("self",)).select_related(
             "account", "decided_by"

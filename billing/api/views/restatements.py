@@ -21,7 +21,7 @@ from billing.api.schema import DETAIL, LIST, WRITE, errors
 from billing.api.serializers import Money, Quantity
 from billing.api.views.base import not_found
 from billing.models import Restatement, RestatementLine, RestatementState
-from billing.selectors_restatements import restatement_lines, restatements_list
+from billing.selectors.restatements import restatement_lines, restatements_list
 from billing.services import restatements
 
 TAGS = ["finance staff"]

@@ -1,7 +1,5 @@
 """Reads about late usage of closed months and its restatements (SPEC 6, 7): what finance
-staff review, and what a customer sees of the late usage received for a closed month.
-
-(A module of its own until ``billing/selectors.py`` becomes a package; then it moves in.)"""
+staff review, and what a customer sees of the late usage received for a closed month."""
 
 import datetime as dt
 from dataclasses import dataclass, field

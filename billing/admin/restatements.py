@@ -1,14 +1,14 @@
 """Finance staff review restatements in the admin (SPEC 6, issue 17): late usage of closed
 months, the lines before and after, and two actions, approve (with the digest of the version
 shown) and reject (with a reason), each calling one service of
-``billing.services.restatements`` that writes the audit record in the same transaction.
-
-(Registered from ``billing/admin.py``; it moves into the admin package when that lands.)"""
+``billing.services.restatements`` that writes the audit record in the same transaction."""
 
 from django import forms
 from django.contrib import admin
 
-from billing.admin import ActionViewsMixin, ReadOnlyAdmin, ReadOnlyInline, ReasonForm
+from billing.admin.actions import ActionViewsMixin
+from billing.admin.base import ReadOnlyAdmin, ReadOnlyInline
+from billing.admin.forms import ReasonForm
 from billing.errors import BillingError
 from billing.models import Restatement, RestatementLine
 from billing.services import restatements
