@@ -93,6 +93,10 @@ def test_approval_racing_a_late_event_never_bills_twice(monkeypatch, event_delay
 
     assert outcomes["ingest"].late == 1
     approved = outcomes["approve"]
+    won = (
+        "event first: approval refused" if isinstance(approved, BillingError) else "approval first"
+    )
+    print(f"\n[restatement race] event delay {event_delay} s: {won}")
     if isinstance(approved, BillingError):
         # the event committed first: refused, recomputed with both late events
         assert approved.code == "restatement_changed"
