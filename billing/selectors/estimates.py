@@ -13,6 +13,7 @@ from billing.models import (
     Adjustment,
     Application,
     Currency,
+    InvoiceLine,
     PrepaidTerm,
 )
 from billing.money import ZERO, round_money
@@ -69,6 +70,24 @@ def month_to_date(
                 "kind": "adjustment",
                 "description": adjustment.reason,
                 "exact_amount": adjustment.amount,
+            }
+        )
+    # Approved late usage of closed months: lines of the running month's draft (SPEC 6).
+    late_lines = InvoiceLine.objects.filter(
+        invoice__account_id=account_id, invoice__month=month, kind=InvoiceLine.Kind.LATE_USAGE
+    )
+    if application_id is not None:
+        late_lines = late_lines.filter(application_id=application_id)
+    for late in late_lines.values("invoice__currency", "application_id", "description", "amount",
+                                  "quantity", "sort_key"):  # fmt: skip
+        lines[late["invoice__currency"]].append(
+            {
+                "kind": InvoiceLine.Kind.LATE_USAGE,
+                "application_id": late["application_id"],
+                "description": late["description"],
+                "quantity": late["quantity"],
+                "exact_amount": late["amount"],
+                "sort_key": late["sort_key"],
             }
         )
     applications = Application.objects.filter(account_id=account_id).order_by("sdkappid")
