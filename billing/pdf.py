@@ -117,6 +117,9 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
         title=detail.title,
         author=SELLER,
         subject=f"{detail.title}, {detail.month_label}",
+        # The same invoice gives the same bytes every time (no render time or random id in
+        # the file): a finalized invoice's PDF never changes (SPEC 6).
+        invariant=True,
     )
     width = doc.width
     story = [Paragraph(_text(detail.title), s["title"])]

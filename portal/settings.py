@@ -130,6 +130,12 @@ USE_I18N = True
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=7)
 OVERDUE_GRACE_DAYS = env.int("OVERDUE_GRACE_DAYS", default=7)
 SUSPENDED_CLOSE_DAYS = env.int("SUSPENDED_CLOSE_DAYS", default=90)
+# Late usage (SPEC 6, 7): events of a finalized month are accepted this many days after the
+# month's end and billed through a restatement; older ones are refused (period_closed).
+LATE_USAGE_WINDOW_DAYS = env.int("LATE_USAGE_WINDOW_DAYS", default=35)
+# Per currency, "CNY=50,USD=5": a restatement whose difference is smaller than this (in
+# absolute value) is approved without review. Default: none, every restatement is reviewed.
+RESTATEMENT_AUTO_APPROVE_BELOW = env.str("RESTATEMENT_AUTO_APPROVE_BELOW", default="")
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -202,6 +208,7 @@ SPECTACULAR_SETTINGS = {
         "RegionEnum": "billing.models.Region",
         "InvoiceStateEnum": "billing.models.InvoiceState",
         "MetricEnum": "billing.models.Metric",
+        "RestatementStateEnum": "billing.models.RestatementState",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -26,6 +26,7 @@ from billing.errors import BillingError
 from billing.models import AddOnSubscription
 from billing.pdf import invoice_pdf as render_invoice_pdf
 from billing.pdf import invoice_pdf_filename
+from billing.selectors.restatements import late_usage_for_invoice
 from billing.services import applications as application_services
 from portal.forms import ApiKeyCreateForm, ApplicationCreateForm, EditionForm, ItemForm
 
@@ -326,7 +327,13 @@ def invoice_list(request):
 def invoice_detail(request, invoice_id: int):
     invoice = _invoice(request, invoice_id)
     detail = selectors.invoice_detail(invoice=invoice)
-    return render(request, "portal/invoice_detail.html", {"detail": detail, "invoice": invoice})
+    # Late usage of this closed month: shown on the page, never part of the invoice (its PDF).
+    late = late_usage_for_invoice(invoice=invoice)
+    return render(
+        request,
+        "portal/invoice_detail.html",
+        {"detail": detail, "invoice": invoice, "late_usage": late},
+    )
 
 
 @login_required

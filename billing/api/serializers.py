@@ -19,6 +19,7 @@ from billing.models import (
 )
 from billing.parsing import ParseError, format_timestamp, parse_money, parse_timestamp
 from billing.selectors import invoice_amount_due
+from billing.selectors.restatements import late_usage_for_invoice
 
 
 def Money(**kwargs):
@@ -128,6 +129,10 @@ class UsageResultSerializer(serializers.Serializer):
     accepted = serializers.IntegerField(help_text="Events stored now.")
     duplicates = serializers.IntegerField(
         help_text="Events already stored with the same content (or repeated in the batch)."
+    )
+    late = serializers.IntegerField(
+        help_text="Of the accepted: events of a month whose invoice is finalized, within the "
+        "late-usage window; billed through a reviewed restatement, never on that invoice."
     )
 
 
@@ -315,11 +320,37 @@ class PaymentSerializer(OutputModelSerializer):
         read_only_fields = fields
 
 
+class LateUsageReceivedSerializer(serializers.Serializer):
+    application = serializers.IntegerField(source="application.sdkappid", help_text="SDKAppID.")
+    metric = serializers.ChoiceField(choices=Metric.choices)
+    quantity = serializers.CharField(help_text='What arrived late, e.g. "600 seconds".')
+    events = serializers.IntegerField()
+
+
+class LateUsageBilledSerializer(serializers.Serializer):
+    invoice = serializers.CharField(
+        source="invoice.number", allow_null=True, help_text="Null while that invoice is a draft."
+    )
+    invoice_id = serializers.IntegerField(source="invoice.pk")
+    month = serializers.DateField(source="invoice.month")
+    description = serializers.CharField(help_text='"Late usage for <month>: ..." and why.')
+    amount = Money()
+
+
+class LateUsageSerializer(serializers.Serializer):
+    """Late usage received for a closed month (SPEC 7), and where it was billed (SPEC 6)."""
+
+    status = serializers.ChoiceField(choices=["under review", "billed", "not billed"])
+    received = LateUsageReceivedSerializer(many=True, source="rows")
+    billed_on = LateUsageBilledSerializer(many=True, source="billed_lines")
+
+
 class InvoiceSerializer(InvoiceSummarySerializer):
     amount_due = serializers.SerializerMethodField()
     lines = InvoiceLineSerializer(many=True)
     credit_notes = CreditNoteSerializer(many=True)
     payments = PaymentSerializer(many=True)
+    late_usage = serializers.SerializerMethodField()
 
     class Meta(InvoiceSummarySerializer.Meta):
         fields = [
@@ -328,8 +359,15 @@ class InvoiceSerializer(InvoiceSummarySerializer):
             "lines",
             "credit_notes",
             "payments",
+            "late_usage",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(LateUsageSerializer(allow_null=True))
+    def get_late_usage(self, invoice):
+        """A closed invoice: the usage that arrived after it was finalized (never on it)."""
+        late = late_usage_for_invoice(invoice=invoice)
+        return LateUsageSerializer(late).data if late is not None else None
 
     @extend_schema_field(
         serializers.DecimalField(

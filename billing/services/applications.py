@@ -78,7 +78,17 @@ def application_create(
             code="invalid",
             field="region",
         )
-    day = created_on or billing_today()
+    today = billing_today()
+    day = created_on or today
+    if day > today:
+        # An application cannot have existed before it is created: its Trial would start
+        # on a day no usage has been reported for, and the day's jobs have not run yet.
+        raise BillingError(
+            f"{day:%Y-%m-%d} is in the future (today is {today:%Y-%m-%d}); give today or an "
+            "earlier day.",
+            code="future_date",
+            field="created_on",
+        )
     trial = catalog.edition_by_code("trial")
     for _attempt in range(10):
         candidate = sdkappid or _SDKAPPID_RANDOM.randint(*SDKAPPID_RANGE)

@@ -19,6 +19,7 @@ from accounts.models import Account
 from billing.audit import audit_record_create
 from billing.calendar import billing_today, month_end, month_start
 from billing.errors import BillingError
+from billing.line_order import adjustment_key
 from billing.models import (
     Adjustment,
     Application,
@@ -164,7 +165,7 @@ def adjustment_add(*, invoice: Invoice, amount, reason: str, actor) -> Adjustmen
             quantity=Decimal(1),
             exact_amount=amount,
             amount=amount,
-            sort_key=f"z-adjustment-{adjustment.pk:010d}",
+            sort_key=adjustment_key(adjustment.pk),
         )
         invoice_total_update(invoice)
         audit_record_create(

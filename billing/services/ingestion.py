@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from billing.calendar import billing_tz, month_start
+from billing.calendar import billing_tz, month_end, month_start
 from billing.locks import applications_lock
 from billing.models import Application, Invoice, Metric, PriceEntry, RatedDay, UsageEvent
 from billing.parsing import (
@@ -108,6 +109,10 @@ class IngestionRejected(Exception):
 class IngestResult:
     accepted: int = 0
     duplicates: int = 0
+    # Of the accepted: events of a finalized month within the late-usage window (SPEC 7).
+    late: int = 0
+    # (account id, month) of those late events, for their restatements (SPEC 6).
+    late_months: set = field(default_factory=set)
     restaled_days: set = field(default_factory=set)
 
 
@@ -232,13 +237,17 @@ class _Validator:
         # (index, account, billing day) of the events valid so far: their months are checked
         # together afterwards (check_closed_months), in one query.
         self.pending: list[tuple[int, int, dt.date]] = []
+        # Indexes of the events that fall in a finalized month within the late-usage window.
+        self.late: set[int] = set()
 
     def error(self, index: int, field_name: str, code: str, message: str) -> None:
         self.errors.append(EventError(index, field_name, code, message))
 
     def check_closed_months(self, cleaned: list) -> None:
-        """Refuse the valid events that fall in a month whose invoice is finalized
-        (``period_closed``), with one query for the whole batch; errors stay in event order."""
+        """The valid events that fall in a month whose invoice is finalized: late within the
+        late-usage window (``self.late``), refused beyond it (``period_closed``), with one
+        query for the whole batch; errors stay in event order."""
+        self.late = set()
         if not self.pending:
             return
         closed = set(
@@ -252,16 +261,24 @@ class _Validator:
         )
         if not closed:
             return
+        today = self.now.astimezone(self.tz).date()
+        window = dt.timedelta(days=settings.LATE_USAGE_WINDOW_DAYS)
         for index, account_id, day in self.pending:
-            if (account_id, month_start(day)) in closed:
-                self.error(
-                    index,
-                    "timestamp",
-                    "period_closed",
-                    f"The invoice for {day:%Y-%m} is finalized; this month takes no more "
-                    "usage. Corrections are made by credit notes or adjustments.",
-                )
-                cleaned[index] = None
+            if (account_id, month_start(day)) not in closed:
+                continue
+            if today <= month_end(day) + window:
+                self.late.add(index)
+                continue
+            self.error(
+                index,
+                "timestamp",
+                "period_closed",
+                f"The invoice for {day:%Y-%m} is finalized and its late-usage window ended "
+                f"on {month_end(day) + window:%Y-%m-%d} ({settings.LATE_USAGE_WINDOW_DAYS} "
+                "days after the month); this month takes no more usage. Corrections are made "
+                "by credit notes or adjustments.",
+            )
+            cleaned[index] = None
         self.errors.sort(key=lambda error: error.index)
 
     def clean(self, index: int, event) -> _Clean | None:
@@ -504,7 +521,20 @@ def usage_events_ingest(
                 transaction.set_rollback(True)
                 raise IngestionRejected(conflicts, conflict=True)
         result.accepted = len(inserted)
-        days = {(e.application_id, e.billing_day) for k, (_, e) in unique.items() if k in inserted}
+        late = {k: e for k, (i, e) in unique.items() if k in inserted and i in validator.late}
+        if late:
+            _mark_late(late)
+            result.late = len(late)
+            accounts = {app.pk: app.account_id for app in validator.applications.values()}
+            result.late_months = {
+                (accounts[e.application_id], month_start(e.billing_day)) for e in late.values()
+            }
+        # Days of a closed month are never rated again: their late events go to a restatement.
+        days = {
+            (e.application_id, e.billing_day)
+            for k, (_, e) in unique.items()
+            if k in inserted and k not in late
+        }
         result.restaled_days = _mark_rated_days_stale(days)
     return result
 
@@ -614,6 +644,17 @@ def _stored_rows(events: list[_Clean]) -> dict[tuple[int, str], dict]:
         )
         found.update({(row["application_id"], row["event_id"]): row for row in rows})
     return found
+
+
+def _mark_late(events: dict[tuple[int, str], _Clean]) -> None:
+    """Flag the late events just stored (one UPDATE per application; late events are few)."""
+    ids_by_application: dict[int, list[str]] = defaultdict(list)
+    for application_id, event_id in events:
+        ids_by_application[application_id].append(event_id)
+    for application_id, event_ids in sorted(ids_by_application.items()):
+        UsageEvent.objects.filter(application_id=application_id, event_id__in=event_ids).update(
+            late=True
+        )
 
 
 def _mark_rated_days_stale(days: set[tuple[int, dt.date]]) -> set[tuple[int, dt.date]]:

@@ -30,6 +30,7 @@ from billing.services.applications import addon_subscribe, application_create, e
 from billing.services.closing import invoice_finalize
 from billing.services.ingestion import SYSTEM, usage_events_ingest
 from billing.services.invoicing import invoice_refresh
+from billing.services.restatements import restatements_refresh
 from tests.api.conftest import key_for
 from tests.factories import ChargeFactory
 
@@ -66,6 +67,11 @@ def test_schema_lists_every_endpoint_of_issue_6(client):
         "/api/v1/invoices/{number}/adjustments",
         "/api/v1/invoices/{number}/credit-notes",
         "/api/v1/invoices/{number}/payments",
+        # issue 17: finance staff review restatements (late usage of closed months)
+        "/api/v1/restatements",
+        "/api/v1/restatements/{id}",
+        "/api/v1/restatements/{id}/approve",
+        "/api/v1/restatements/{id}/reject",
     }
     assert set(schema["components"]["securitySchemes"]) == {"bearerAuth", "staffSession"}
     # every operation documents its refusals in the one error format
@@ -138,12 +144,30 @@ def world(account, finance_user, today, in_process_wsgi):
     ChargeFactory(application=app, day=dt.date(2025, 2, 10))
     february = invoice_refresh(account_id=account.pk, currency="CNY", month=dt.date(2025, 2, 1))
     issued = invoice_finalize(invoice=february, today=dt.date(2025, 3, 1))
+    # Late usage of February (closed, within the late-usage window): a pending restatement.
+    usage_events_ingest(
+        events=[
+            {
+                "id": "late-feb",
+                "application": app.sdkappid,
+                "metric": "trtc.audio_seconds",
+                "timestamp": "2025-02-20T10:00:00+08:00",
+                "value": 600,
+            }
+        ],
+        caller=SYSTEM,
+    )
+    [restatement] = restatements_refresh(
+        account_id=account.pk, month=dt.date(2025, 2, 1)
+    ).restatements
     session = Client()
     session.force_login(finance_user)
     csrf = _get_new_csrf_string()
     return {
         "sdkappid": app.sdkappid,
         "references": [str(draft.pk), issued.number],
+        "restatement": restatement.pk,
+        "digest": restatement.digest,
         "key": key_for(account)[1],
         "staff_cookies": {"sessionid": session.cookies["sessionid"].value, "csrftoken": csrf},
         "csrf": csrf,
@@ -171,7 +195,11 @@ def aim_at_real_objects(case, world, rng: random.Random) -> None:
         path["sdkappid"] = world["sdkappid"]
     if "number" in path and rng.random() < 0.5:
         path["number"] = rng.choice(world["references"])
+    if "id" in path and rng.random() < 0.5:
+        path["id"] = world["restatement"]
     body = case.body
+    if case.path.endswith("/approve") and isinstance(body, dict) and rng.random() < 0.5:
+        body["digest"] = world["digest"]
     if case.path in REAL_INPUTS and isinstance(body, dict) and rng.random() < 0.5:
         name, choices = REAL_INPUTS[case.path]
         body[name] = rng.choice(choices)
