@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "billing.locks": 1,
     "billing.lookups": 1,
     "billing.line_order": 1,
+    "billing.sums": 1,
     "billing.display": 1,
     "billing.apps": 1,
     "billing.migrations": 1,
