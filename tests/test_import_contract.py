@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "billing.locks": 1,
     "billing.lookups": 1,
     "billing.line_order": 1,
+    "billing.sums": 1,
     "billing.display": 1,
     "billing.parsing": 1,  # the strict parsers (issue 13): imports nothing of billing
     "billing.form_fields": 1,  # Django form fields over billing.parsing

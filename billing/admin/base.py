@@ -1,10 +1,11 @@
 """The read-only base classes of the finance admin: nothing here deletes or edits money."""
 
 from django.contrib import admin
-from django.db.models import DecimalField
 from django.utils.html import format_html, format_html_join
 
-MONEY_OUTPUT = DecimalField(max_digits=20, decimal_places=2)
+from billing.sums import MoneyAmount
+
+MONEY_OUTPUT = MoneyAmount()  # summed money, with its two places on every database
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -4,9 +4,11 @@
 
 ``field`` is the request field at fault (dotted for nested fields, ``events[3].value`` style
 for lists; null when the error is about the request as a whole). The usage endpoint adds the
-``index`` of the event in the batch. Services raise ``BillingError(message, code, field)``;
-it becomes a 400, or a 409 when the state of an invoice refuses it (``period_closed``: the
-month's invoice is final; ``invalid_state``: e.g. an adjustment on an issued invoice)."""
+``index`` of the event in the batch. Services raise ``BillingError(message, code, field)``
+with a code of ``billing.errors.ErrorCode``; the code knows its status: 400, or 409 when the
+state of an invoice refuses it (``period_closed``: the month's invoice is final;
+``invalid_state``: e.g. an adjustment on an issued invoice; ``has_payments`` and
+``has_credit_notes``: a void refused by the invoice's documents)."""
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
@@ -16,18 +18,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.services import AccountError
 from billing.errors import BillingError
-
-# Refusals by the state of an invoice or its month, not by the request's content: 409.
-CONFLICT_CODES = frozenset(
-    {
-        "period_closed",
-        "invalid_state",
-        "not_draft",
-        "has_payments",
-        "not_pending",  # a restatement already approved or rejected
-        "restatement_changed",  # late usage arrived since the reviewed version
-    }
-)
 
 
 def error(field: str | None, code: str, message: str) -> dict:
@@ -60,8 +50,8 @@ def _flatten(detail, field: str | None) -> list[dict]:
 
 
 def billing_error_response(exc: BillingError) -> Response:
-    code = status.HTTP_409_CONFLICT if exc.code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
-    return error_response([error(exc.field, exc.code, exc.message)], code)
+    # The status follows from the code (billing.errors.ErrorCode.http_status).
+    return error_response([error(exc.field, str(exc.code), exc.message)], exc.http_status)
 
 
 def api_exception_handler(exc, context):

@@ -12,6 +12,7 @@ from billing import catalog
 from billing.errors import BillingError
 from billing.models import (
     Application,
+    BillableItem,
     Edition,
     EditionPeriod,
 )
@@ -155,3 +156,8 @@ def edition_terms(edition: Edition, region: str, day: dt.date) -> EditionTerms:
         dau_included=dau.included_quantity if dau else None,
         groups_included=groups.included_quantity if groups else None,
     )
+
+
+def edition_item(edition: Edition) -> BillableItem:
+    """The billable item of an edition's monthly fee."""
+    return catalog.item_by_code(edition_item_code(edition))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain
 
-from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from billing.calendar import month_end, month_start
@@ -28,6 +28,7 @@ from billing.models import (
 from billing.money import ZERO
 from billing.rating.terms import proration_days
 from billing.rating.text import qty
+from billing.sums import MoneyAmount, money_sum
 
 
 def _units(quantity: Decimal, unit: str) -> str:
@@ -105,7 +106,7 @@ def _usage_specs(charges):
             used=Sum("quantity"),
             billable=Sum("billable_quantity"),
             covered=Sum("covered_quantity"),
-            exact_amount=Sum("amount"),
+            exact_amount=money_sum("amount", decimal_places=8),
         )
         .order_by("application__sdkappid", "item__sort_order", "item_id", "unit_price")
     )
@@ -255,7 +256,7 @@ def month_open_check(application: Application, day: dt.date) -> None:
 
 def invoice_credited(invoice: Invoice) -> Decimal:
     """The sum of the credit notes issued against an invoice."""
-    return invoice.credit_notes.aggregate(s=Sum("amount"))["s"] or ZERO
+    return invoice.credit_notes.aggregate(s=money_sum("amount"))["s"] or ZERO
 
 
 def invoice_amount_due(invoice: Invoice) -> Decimal:
@@ -264,7 +265,7 @@ def invoice_amount_due(invoice: Invoice) -> Decimal:
     or a void invoice is not due."""
     if invoice.state in (Invoice.State.DRAFT, Invoice.State.VOID):
         return ZERO
-    paid = invoice.payments.aggregate(s=Sum("amount"))["s"] or ZERO
+    paid = invoice.payments.aggregate(s=money_sum("amount"))["s"] or ZERO
     return max(ZERO, invoice.total - invoice_credited(invoice) - paid)
 
 
@@ -275,13 +276,15 @@ def account_balances(*, account_id: int) -> dict[str, Decimal]:
     issued = Invoice.objects.filter(
         account_id=account_id, state__in=[Invoice.State.FINALIZED, Invoice.State.PAID]
     )
-    for currency, total in issued.values_list("currency").annotate(s=Sum("total")):
+    for currency, total in issued.values_list("currency").annotate(s=money_sum("total")):
         balances[currency] = balances.get(currency, ZERO) - total
     for model, filters in (
         (Payment, {"account_id": account_id}),
         (CreditNote, {"invoice__account_id": account_id}),
     ):
-        rows = model.objects.filter(**filters).values_list("currency").annotate(s=Sum("amount"))
+        rows = (
+            model.objects.filter(**filters).values_list("currency").annotate(s=money_sum("amount"))
+        )
         for currency, amount in rows:
             balances[currency] = balances.get(currency, ZERO) + amount
     return {currency: balances[currency] for currency in sorted(balances)}
@@ -290,7 +293,7 @@ def account_balances(*, account_id: int) -> dict[str, Decimal]:
 def invoices_for_user(*, user) -> QuerySet[Invoice]:
     """Every invoice of the user's accounts, drafts included, newest month first, with what
     was credited and paid against each (``credited``, ``paid``)."""
-    money = DecimalField(max_digits=18, decimal_places=2)
+    money = MoneyAmount()
     credited = (
         CreditNote.objects.filter(invoice=OuterRef("pk"))
         .values("invoice")

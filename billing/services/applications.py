@@ -6,11 +6,8 @@ of the month in which their term starts (``billing.services.invoicing``)."""
 
 import datetime as dt
 import random
-from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
-from django.utils import timezone
 
 from accounts.models import Account
 from billing import catalog
@@ -18,28 +15,28 @@ from billing.audit import audit_record_create
 from billing.calendar import billing_today, billing_tz
 from billing.errors import BillingError
 from billing.models import (
-    AddOn,
     AddOnSubscription,
     Application,
     BillableItem,
     Edition,
     EditionPeriod,
-    PrepaidTerm,
     Region,
     ResourcePack,
 )
-from billing.rating.terms import proration_credit, term_bounds, term_start
+from billing.rating.terms import proration_credit, term_start
 from billing.selectors.editions import (
-    PeriodRow,
-    current_period,
     edition_change_refusal_check,
+    edition_item,
     edition_on,
-    edition_periods_by_application,
-    period_covering,
 )
 from billing.selectors.invoices import month_open_check
-from billing.services.bulk import insert_rows
 from billing.services.invoicing import invoices_mark_stale
+from billing.services.terms import (  # noqa: F401 (terms_renew*: their older import path)
+    term_create,
+    term_running,
+    terms_renew,
+    terms_renew_bulk,
+)
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -125,59 +122,6 @@ def application_create(
     raise BillingError("Could not allocate an SDKAppID; try again.", code="busy")
 
 
-def _current_term(application: Application, item: BillableItem, day: dt.date):
-    return (
-        PrepaidTerm.objects.filter(
-            application=application, item=item, starts_on__lte=day, ends_on__gte=day
-        )
-        .select_for_update()
-        .first()
-    )
-
-
-def _create_term(
-    *,
-    application: Application,
-    item: BillableItem,
-    anchor: dt.date,
-    index: int,
-    actor,
-    subscription: AddOnSubscription | None = None,
-) -> PrepaidTerm:
-    starts_on, ends_on = term_bounds(anchor, index)
-    entry = catalog.price_entry_in_force(item=item, region=application.region, day=starts_on)
-    term = PrepaidTerm.objects.create(
-        application=application,
-        item=item,
-        price_entry=entry,
-        subscription=subscription,
-        anchor_date=anchor,
-        term_index=index,
-        starts_on=starts_on,
-        ends_on=ends_on,
-        currency=entry.price_book.currency,
-        amount=entry.unit_price,
-        created_by=actor,
-    )
-    if item.covers == BillableItem.Covers.CALL_MINUTES:
-        # The term's call minutes: a pack valid for exactly this term, paid by the term.
-        ResourcePack.objects.create(
-            application=application,
-            item=item,
-            price_entry=entry,
-            covers=item.covers,
-            units_total=entry.included_quantity,
-            valid_from=starts_on,
-            valid_until=ends_on,
-            currency=term.currency,
-            amount=0,
-            term=term,
-            created_by=actor,
-        )
-    invoices_mark_stale(account_id=application.account_id, day=starts_on)
-    return term
-
-
 def edition_change(
     *,
     application: Application,
@@ -201,7 +145,7 @@ def edition_change(
         period = edition_change_refusal_check(application=application, target=target, day=day)
         current = period.edition
         # The edition's price must exist in this region before anything is written.
-        catalog.price_entry_in_force(item=_edition_item(target), region=application.region, day=day)
+        catalog.price_entry_in_force(item=edition_item(target), region=application.region, day=day)
         before = {"edition": current.code}
         if target.rank > current.rank:
             new_period = _upgrade(application, period, target, day, actor)
@@ -218,13 +162,9 @@ def edition_change(
         return new_period
 
 
-def _edition_item(edition: Edition) -> BillableItem:
-    return catalog.item_by_code(f"im.edition.{edition.code}")
-
-
 def _upgrade(application, period, target, day, actor) -> EditionPeriod:
-    old_item = _edition_item(period.edition)
-    term = _current_term(application, old_item, day)
+    old_item = edition_item(period.edition)
+    term = term_running(application, old_item, day)
     if term is not None:
         credit, _ = proration_credit(term.amount, term.starts_on, term.ends_on, day, term.currency)
         term.cut_on = day
@@ -240,8 +180,8 @@ def _upgrade(application, period, target, day, actor) -> EditionPeriod:
     new_period = EditionPeriod.objects.create(
         application=application, edition=target, starts_on=day, created_by=actor
     )
-    _create_term(
-        application=application, item=_edition_item(target), anchor=day, index=0, actor=actor
+    term_create(
+        application=application, item=edition_item(target), anchor=day, index=0, actor=actor
     )
     _end_edition_addons(application, period.edition, day, actor)
     return new_period
@@ -256,7 +196,7 @@ def _end_edition_addons(application, edition: Edition, day: dt.date, actor) -> N
         application=application, item__edition=edition, starts_on__lte=day, ends_on__isnull=True
     )
     for subscription in running.select_related("item", "addon"):
-        term = _current_term(application, subscription.item, day)
+        term = term_running(application, subscription.item, day)
         if term is not None and term.cut_on is None:
             credit, _ = proration_credit(
                 term.amount, term.starts_on, term.ends_on, day, term.currency
@@ -278,7 +218,7 @@ def _end_edition_addons(application, edition: Edition, day: dt.date, actor) -> N
 
 
 def _schedule_downgrade(application, period, target, day, actor) -> EditionPeriod:
-    term = _current_term(application, _edition_item(period.edition), day)
+    term = term_running(application, edition_item(period.edition), day)
     switch_on = (term.ends_on + ONE_DAY) if term is not None else day
     if switch_on == period.starts_on:
         period.delete()
@@ -289,8 +229,8 @@ def _schedule_downgrade(application, period, target, day, actor) -> EditionPerio
         application=application, edition=target, starts_on=switch_on, created_by=actor
     )
     if switch_on <= day:
-        _create_term(
-            application=application, item=_edition_item(target), anchor=day, index=0, actor=actor
+        term_create(
+            application=application, item=edition_item(target), anchor=day, index=0, actor=actor
         )
     _end_edition_addons(application, period.edition, switch_on, actor)
     return new_period
@@ -299,204 +239,6 @@ def _schedule_downgrade(application, period, target, day, actor) -> EditionPerio
 # --------------------------------------------------------------------------------------------
 # Renewals (run by the daily job, and by a customer bringing a lapsed application back)
 # --------------------------------------------------------------------------------------------
-
-
-def terms_renew(*, application: Application, day: dt.date, actor=None) -> list[PrepaidTerm]:
-    """Create every prepaid term that starts on or before ``day`` and is due: the running
-    paid edition and running prepaid add-ons renew on their anchor day (SPEC 3). Idempotent:
-    a term that exists is not created again. Suspended and closed applications do not renew.
-    """
-    if application.status != Application.Status.ACTIVE:
-        return []
-    created = []
-    with transaction.atomic():
-        period = current_period(application, day)
-        if period.edition.code != "trial":
-            created += _renew_item(
-                application, _edition_item(period.edition), day, actor, since=period.starts_on
-            )
-        for subscription in application.addon_subscriptions.select_related("item", "addon"):
-            if subscription.addon.billing != subscription.addon.Billing.PREPAID:
-                continue
-            created += _renew_item(
-                application,
-                subscription.item,
-                day,
-                actor,
-                since=subscription.starts_on,
-                subscription=subscription,
-            )
-    return created
-
-
-@dataclass(frozen=True)
-class _Renewal:
-    """An item whose next term is due: its last term's anchor and the next index."""
-
-    application: Application
-    item_id: int
-    subscription_id: int | None
-    anchor: dt.date
-    index: int
-    ends_on: dt.date | None  # the add-on's end, if it ends
-
-
-def _renewals_due(
-    applications: list[Application], day: dt.date, periods: dict[int, list[PeriodRow]] | None
-) -> tuple[list[_Renewal], list[Application]]:
-    """What ``terms_renew(day)`` would create for these applications, worked out in three
-    queries from the terms still running the day before: the renewals it settles, and the
-    applications it cannot settle that way (no recent term, no edition on the day), for
-    ``terms_renew`` itself."""
-    active = [app for app in applications if app.status == Application.Status.ACTIVE]
-    if not active:
-        return [], []
-    ids = [app.pk for app in active]
-    if periods is None:
-        periods = edition_periods_by_application(ids)
-    edition_items = dict(
-        BillableItem.objects.filter(kind=BillableItem.Kind.EDITION_FEE)
-        .exclude(edition=None)
-        .values_list("edition_id", "pk")
-    )
-    subscriptions: dict[int, list[AddOnSubscription]] = {pk: [] for pk in ids}
-    for subscription in AddOnSubscription.objects.filter(
-        application_id__any=ids, addon__billing=AddOn.Billing.PREPAID
-    ):
-        subscriptions[subscription.application_id].append(subscription)
-    # Terms still running the day before, and the last term of an add-on that ended.
-    recent: dict[tuple, list[tuple]] = {}
-    terms = (
-        PrepaidTerm.objects.filter(application_id__any=ids)
-        .filter(
-            Q(ends_on__gte=day - ONE_DAY)
-            | Q(subscription__ends_on__isnull=False, ends_on__gte=F("subscription__ends_on"))
-        )
-        .order_by()  # no join for the model's ordering
-    )
-    for app_id, item_id, sub_id, *term in terms.values_list(
-        "application_id", "item_id", "subscription_id", "starts_on", "anchor_date",
-        "term_index", "cut_on",
-    ):  # fmt: skip
-        recent.setdefault((app_id, item_id, sub_id), []).append(tuple(term))
-    renewals: list[_Renewal] = []
-    unsettled: list[Application] = []
-    for app in active:
-        period = period_covering(periods.get(app.pk, []), day)
-        if period is None:
-            unsettled.append(app)  # terms_renew says why (no edition on the day)
-            continue
-        checks = [(s.item_id, s.pk, s.starts_on, s.ends_on) for s in subscriptions.get(app.pk, [])]
-        if period.edition.code != "trial":
-            checks.append((edition_items.get(period.edition_id), None, period.starts_on, None))
-        app_renewals = []
-        for item_id, sub_id, since, ends_on in checks:
-            since_terms = [t for t in recent.get((app.pk, item_id, sub_id), []) if t[0] >= since]
-            if not since_terms:
-                app_renewals = None  # not settled by the recent terms: terms_renew looks
-                break
-            _, anchor, index, cut_on = max(since_terms)
-            next_start = term_start(anchor, index + 1)
-            if cut_on is None and next_start <= day and (ends_on is None or next_start <= ends_on):
-                app_renewals.append(_Renewal(app, item_id, sub_id, anchor, index + 1, ends_on))
-        if app_renewals is None:
-            unsettled.append(app)
-        else:
-            renewals += app_renewals
-    return renewals, unsettled
-
-
-TERM_FIELDS = (
-    "application_id", "item_id", "price_entry_id", "subscription_id", "anchor_date",
-    "term_index", "starts_on", "ends_on", "currency", "amount", "created_at",
-)  # fmt: skip
-PACK_FIELDS = (
-    "application_id", "item_id", "price_entry_id", "covers", "units_total", "valid_from",
-    "valid_until", "currency", "amount", "term_id", "created_at",
-)  # fmt: skip
-
-
-def terms_renew_bulk(
-    *,
-    applications: list[Application],
-    day: dt.date,
-    periods: dict[int, list[PeriodRow]] | None = None,
-) -> int:
-    """``terms_renew(day)`` for many applications (the daily and monthly jobs): the renewals
-    the recent terms settle are created together (terms, then the minute packs of call
-    add-ons, with COPY), the rest go through ``terms_renew``. Returns the terms created."""
-    renewals, unsettled = _renewals_due(applications, day, periods)
-    created = sum(len(terms_renew(application=app, day=day)) for app in unsettled)
-    if not renewals:
-        return created
-    items = {item.pk: item for item in BillableItem.objects.all()}
-    entries: dict[tuple, object] = {}
-    now = timezone.now()
-    terms, owners = [], []
-    for renewal in renewals:
-        app, item, index = renewal.application, items[renewal.item_id], renewal.index
-        while term_start(renewal.anchor, index) <= day:
-            if renewal.ends_on is not None and term_start(renewal.anchor, index) > renewal.ends_on:
-                break
-            starts_on, ends_on = term_bounds(renewal.anchor, index)
-            key = (item.pk, app.region, starts_on)
-            if key not in entries:
-                entries[key] = catalog.price_entry_in_force(
-                    item=item, region=app.region, day=starts_on
-                )
-            entry = entries[key]
-            terms.append(
-                (app.pk, item.pk, entry.pk, renewal.subscription_id, renewal.anchor, index,
-                 starts_on, ends_on, entry.price_book.currency, entry.unit_price, now)
-            )  # fmt: skip
-            owners.append((app, item, entry))
-            index += 1
-    term_ids = insert_rows(PrepaidTerm, TERM_FIELDS, terms, ids=True)
-    packs = [
-        (app.pk, item.pk, entry.pk, item.covers, entry.included_quantity, term[6], term[7],
-         term[8], 0, term_id, now)
-        for term_id, term, (app, item, entry) in zip(term_ids, terms, owners, strict=True)
-        if item.covers == BillableItem.Covers.CALL_MINUTES
-    ]  # fmt: skip
-    insert_rows(ResourcePack, PACK_FIELDS, packs)
-    for term, (app, _, _) in zip(terms, owners, strict=True):
-        invoices_mark_stale(account_id=app.account_id, day=term[6])
-    return created + len(terms)
-
-
-def _renew_item(application, item, day, actor, *, since, subscription=None) -> list:
-    """Create the terms of ``item`` due by ``day``, anchored on the first term since
-    ``since`` (a scheduled downgrade starts its first term on the day it takes effect)."""
-    last = (
-        PrepaidTerm.objects.filter(
-            application=application, item=item, subscription=subscription, starts_on__gte=since
-        )
-        .order_by("-starts_on")
-        .first()
-    )
-    if last is None:
-        anchor, index = since, 0
-    elif last.cut_on is not None:
-        return []
-    else:
-        anchor, index = last.anchor_date, last.term_index + 1
-    created = []
-    while term_start(anchor, index) <= day:
-        ends_on = subscription.ends_on if subscription is not None else None
-        if ends_on is not None and term_start(anchor, index) > ends_on:
-            break
-        created.append(
-            _create_term(
-                application=application,
-                item=item,
-                anchor=anchor,
-                index=index,
-                actor=actor,
-                subscription=subscription,
-            )
-        )
-        index += 1
-    return created
 
 
 # --------------------------------------------------------------------------------------------
@@ -555,7 +297,7 @@ def addon_subscribe(
             created_by=actor,
         )
         if item.addon.billing == item.addon.Billing.PREPAID:
-            _create_term(
+            term_create(
                 application=application,
                 item=item,
                 anchor=day,
@@ -587,7 +329,7 @@ def addon_cancel(
             raise BillingError("This add-on is already cancelled.", code="cancelled", field="id")
         ends_on = day
         if subscription.addon.billing == subscription.addon.Billing.PREPAID:
-            term = _current_term(subscription.application, subscription.item, day)
+            term = term_running(subscription.application, subscription.item, day)
             if term is not None:
                 ends_on = term.ends_on
         subscription.ends_on = max(ends_on, subscription.starts_on)

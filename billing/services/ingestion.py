@@ -219,6 +219,9 @@ class _Validator:
             if isinstance(e, dict)
             and isinstance(e.get("application"), int)
             and not isinstance(e.get("application"), bool)
+            # Beyond a 64-bit column no application exists (SQLite cannot even bind it): such
+            # an event is refused below as an unknown application, like any other.
+            and 0 < e.get("application") < 2**63
         }
         self.applications = {
             row[1]: _ApplicationRow(*row)

@@ -13,7 +13,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Account
@@ -28,6 +27,7 @@ from billing.models import (
 from billing.money import ZERO, round_money
 from billing.selectors.invoices import invoice_line_specs
 from billing.services.bulk import insert_rows, update_rows
+from billing.sums import money_sum
 
 Kind = InvoiceLine.Kind
 # Lines written by a service rather than rebuilt from what the month bills: staff adjustments
@@ -162,7 +162,7 @@ def invoice_refresh(*, account_id: int, currency: str, month: dt.date) -> Invoic
 
 def invoice_total_update(invoice: Invoice) -> None:
     """Set a draft's total to the sum of its lines (after a line was added by hand)."""
-    total = invoice.lines.aggregate(total=Sum("amount"))["total"] or ZERO
+    total = invoice.lines.aggregate(total=money_sum("amount"))["total"] or ZERO
     if invoice.total != total:
         invoice.total = total
         invoice.save(update_fields=["total", "updated_at"])

@@ -37,9 +37,9 @@ from billing.selectors.usage import (
     month_measures,
     postpaid_subscriptions,
 )
-from billing.services.applications import terms_renew_bulk
 from billing.services.bulk import insert_rows, update_rows, upsert_rows
 from billing.services.invoicing import invoices_mark_stale, invoices_refresh_deferred
+from billing.services.terms import terms_renew_bulk
 
 ONE_DAY = dt.timedelta(days=1)
 ZERO = Decimal(0)

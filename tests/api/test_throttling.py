@@ -1,6 +1,7 @@
 """Throttling per API key (issue 6): each key has its own budget per scope."""
 
 import pytest
+from django.core.cache import cache
 
 from tests.api.conftest import bearer, errors_of, key_for
 
@@ -9,6 +10,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def low_rates(settings):
+    # Throttle history lives in the cache, keyed by API key id; SQLite hands a rolled-back
+    # test's ids out again, so a key would inherit an earlier test's requests.
+    cache.clear()
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"api": "3/min", "usage": "2/min"},
