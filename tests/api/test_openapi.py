@@ -63,6 +63,8 @@ def test_schema_lists_every_endpoint_of_issue_6(client):
         "/api/v1/invoices/{number}/adjustments",
         "/api/v1/invoices/{number}/credit-notes",
         "/api/v1/invoices/{number}/payments",
+        "/api/v1/api-keys",  # issue 19
+        "/api/v1/api-keys/{prefix}",
     }
     assert set(schema["components"]["securitySchemes"]) == {"bearerAuth", "staffSession"}
     # every operation documents its refusals in the one error format
