@@ -640,3 +640,95 @@ def test_writes_to_another_accounts_objects_answer_404(world):
     addons = f"/api/v1/applications/{w.app.sdkappid}/addons?addon=im.addon.group_members"
     assert client.delete(addons).status_code == 404
     assert AuditRecord.objects.count() == before
+
+
+# --------------------------------------------------------------------------------------------
+# Writes per role over the API (issue 19): keys scoped like A's member roles
+# --------------------------------------------------------------------------------------------
+
+# Every API write: (method, url name, the scope it needs, who may). Hand-written from the
+# issue: purchases and edition changes need billing:write, creating applications
+# applications:write, usage usage:write, managing keys a key with full rights.
+API_WRITES = [
+    ("POST", "api-applications", "applications:write", {"owner", "developer"}),
+    ("POST", "api-usage-events", "usage:write", {"owner", "developer"}),
+    ("POST", "api-edition", "billing:write", {"owner", "billing"}),
+    ("POST", "api-addons", "billing:write", {"owner", "billing"}),
+    ("DELETE", "api-addons", "billing:write", {"owner", "billing"}),
+    ("POST", "api-resource-packs", "billing:write", {"owner", "billing"}),
+    ("POST", "api-api-keys", "full rights", {"owner"}),
+    ("DELETE", "api-api-key", "full rights", {"owner"}),
+]
+# Finance staff's writes: a key of any kind is refused (tested in tests/api/test_finance.py).
+STAFF_WRITES = {"api-adjustments", "api-credit-notes", "api-payments"}
+WRITE_BODY = {
+    "name": "matrix",
+    "region": "cn",
+    "edition": "ultimate",
+    "item": "im.moderation_pack.monthly",
+    "scopes": ["usage:write"],
+    "events": [
+        {
+            "id": "matrix-w",
+            "application": None,  # filled with A's application
+            "metric": "trtc.audio_seconds",
+            "timestamp": "2026-10-11T10:00:00+08:00",
+            "value": 60,
+        }
+    ],
+}
+
+
+def test_every_api_write_has_a_role_rule():
+    """Every API view that has a POST or DELETE handler is in API_WRITES (or staff-only)."""
+    from billing.api import urls as api_urls
+
+    written = {name for _, name, _, _ in API_WRITES} | STAFF_WRITES
+    found = set()
+    for pattern in api_urls.urlpatterns:
+        view_class = getattr(pattern.callback, "view_class", None)
+        if pattern.name != "api-unknown" and view_class is not None:
+            if hasattr(view_class, "post") or hasattr(view_class, "delete"):
+                found.add(pattern.name)
+    assert found == written, f"API writes without a row in API_WRITES: {found - written}"
+
+
+def test_writes_per_role(world):
+    from billing.models import AuditRecord, UsageEvent
+
+    w = world
+    body = WRITE_BODY | {"events": [WRITE_BODY["events"][0] | {"application": w.app.sdkappid}]}
+    urls = {
+        "api-applications": "/api/v1/applications",
+        "api-usage-events": "/api/v1/usage-events",
+        "api-edition": f"/api/v1/applications/{w.app.sdkappid}/edition",
+        "api-addons": f"/api/v1/applications/{w.app.sdkappid}/addons",
+        "api-resource-packs": f"/api/v1/applications/{w.app.sdkappid}/resource-packs",
+        "api-api-keys": "/api/v1/api-keys",
+        "api-api-key": f"/api/v1/api-keys/{w.spare_key.prefix}",
+    }
+    failures = []
+    for method, name, scope, allowed in API_WRITES:
+        # refused roles first, so that an allowed write cannot hide a refused one
+        for role in sorted(("owner", *MEMBERS), key=lambda r: r in allowed):
+            client = client_for(role, w, api=True)
+            url = urls[name]
+            if method == "DELETE" and name == "api-addons":
+                url += "?addon=group_members"
+            before = (AuditRecord.objects.count(), UsageEvent.objects.count(), len(w.role_keys))
+            if method == "POST":
+                response = client.post(url, body, format="json")
+            else:
+                response = client.delete(url)
+            got = response.status_code
+            if role in allowed:
+                if got == 403:
+                    failures.append(f"{role} {method} {name}: 403, but {scope} allows it")
+                continue
+            message = response.json()["errors"][0]["message"] if got == 403 else ""
+            after = (AuditRecord.objects.count(), UsageEvent.objects.count(), len(w.role_keys))
+            if got != 403 or scope not in message:
+                failures.append(f"{role} {method} {name}: {got} {message!r}, want 403 ({scope})")
+            elif after != before:
+                failures.append(f"{role} {method} {name}: refused, but something was written")
+    assert not failures, "\n".join(failures)
