@@ -154,7 +154,9 @@ def test_every_portal_url_has_an_expectation():
 
 def _url(name, tenant):
     kind = EXPECTATIONS[name]
-    kwargs = {kwarg: OBJECT_KWARGS[kwarg](tenant) for kwarg in kind} if isinstance(kind, set) else {}
+    kwargs = (
+        {kwarg: OBJECT_KWARGS[kwarg](tenant) for kwarg in kind} if isinstance(kind, set) else {}
+    )
     return reverse(name, kwargs=kwargs)
 
 
