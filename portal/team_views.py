@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,9 +23,15 @@ from accounts.services import AccessDenied, AccountError
 from billing import selectors
 from billing.models import AuditRecord
 from portal.forms import AcceptWithPasswordForm, InviteForm, RoleForm, TokenForm
-from portal.views import _post_only
 
 AUDIT_PAGE_SIZE = 200
+
+
+def _post_only(request):
+    """After the object lookup (so a stranger's object is a 404 to every method)."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    return None
 
 
 def _denied(refused: AccessDenied):

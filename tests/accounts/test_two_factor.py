@@ -19,7 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.services import account_create, staff_create
 from billing.models import AuditRecord, CreditNote, Invoice
 from billing.services.applications import application_create, edition_change
-from billing.services.invoicing import invoice_finalize
+from billing.services.closing import invoice_finalize
 
 pytestmark = pytest.mark.django_db
 
