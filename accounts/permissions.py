@@ -95,7 +95,7 @@ register("applications.read", roles=ALL_ROLES, scope="applications:read",
 register("applications.create", roles=DEVELOPERS, scope="applications:write",
          description="create an application")
 register("applications.purchase", roles=OWNER, scope="billing:write",
-         description="change an edition, buy or cancel add-ons and resource packs")
+         description="buying (edition changes, add-ons and resource packs, or cancelling them)")
 register("usage.report", roles=DEVELOPERS, scope="usage:write", service_key=True,
          description="report usage events")
 register("entitlements.read", roles=ALL_ROLES, scope="applications:read", service_key=True,
