@@ -19,7 +19,7 @@ class Account(models.Model):
     # overdue. Set and cleared by billing.services.overdue_refresh (SPEC 5).
     overdue_since = models.DateField(null=True, blank=True)
     # The owner's choice (issue 19): every member must sign in with a second factor.
-    require_two_factor = models.BooleanField(default=False)
+    require_two_factor = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
