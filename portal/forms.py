@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts import permissions
 from accounts.models import Role
+from billing.form_fields import StrictModelChoiceField
 from billing.models import Region
 
 
@@ -15,7 +16,7 @@ class AccountChoiceMixin:
     """An ``account`` field limited to the user's accounts, hidden when there is only one."""
 
     def _set_accounts(self, accounts):
-        field = forms.ModelChoiceField(queryset=accounts, empty_label=None, label="Account")
+        field = StrictModelChoiceField(queryset=accounts, empty_label=None, label="Account")
         only = list(accounts[:2])
         self._only_account = only[0] if len(only) == 1 else None
         if self._only_account is not None:

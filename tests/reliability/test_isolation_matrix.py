@@ -51,7 +51,7 @@ from accounts.services import (
     staff_create,
     user_get_or_create,
 )
-from billing.models import Invoice
+from billing.models import Invoice, Restatement
 from billing.services.applications import addon_subscribe, application_create, edition_change
 from billing.services.closing import invoice_finalize
 from billing.services.finance import adjustment_add, credit_note_issue, payment_record
@@ -288,6 +288,22 @@ API_FINANCE = {  # POST only, finance staff
         "anonymous": {401},
     },
 }
+API_RESTATEMENTS = {  # finance staff review late usage; support may read
+    "names": {"api-restatements", "api-restatement"},
+    "expect": {
+        "owner": {403},
+        **members(FORBIDDEN),
+        "other": {403},
+        "service": {403},
+        "finance": OK,
+        "support": OK,
+        "anonymous": {401},
+    },
+}
+API_RESTATEMENT_DECISIONS = {  # POST only; GET passes the read permission, then 405
+    "names": {"api-restatement-approve", "api-restatement-reject"},
+    "expect": API_RESTATEMENTS["expect"] | {"finance": {405}, "support": {405}},
+}
 ADMIN_NOT_STAFF = dict.fromkeys(("owner", *MEMBERS, "other", "service"), ADMIN_LOGIN)
 ADMIN_PUBLIC = {
     "names": {"admin:login", "admin:password_reset"},
@@ -322,7 +338,7 @@ ADMIN_MODEL_VIEW = re.compile(MODELS + r"(changelist|change|history)$")
 ADMIN_MODEL_WRITE = re.compile(MODELS + r"(add|delete)$")
 ADMIN_FINANCE_ACTION = re.compile(
     r"^admin:billing_(invoice_(adjust|credit_note|payment|finalize|void|rerate)"
-    r"|priceentry_revise)$"
+    r"|priceentry_revise|restatement_(approve|reject))$"
 )
 # Users, groups, the beat schedule and the two-factor devices (django-otp: a superuser resets
 # a lost one): superusers only; staff groups hold no permission.
@@ -355,6 +371,8 @@ FAMILIES = [
     API_INVOICES,
     API_INVOICE_OBJECT,
     API_FINANCE,
+    API_RESTATEMENTS,
+    API_RESTATEMENT_DECISIONS,
     ADMIN_PUBLIC,
     ADMIN_LOGOUT,
     ADMIN_STAFF_PAGES,
@@ -466,6 +484,15 @@ def world():
     )
     september = InvoiceFactory(account=w.account, month=dt.date(2026, 9, 1))
     adjustment_add(invoice=september, amount="1.00", reason="matrix", actor=w.finance)
+    # A pending restatement of the closed month (late usage), for its review pages.
+    w.restatement = Restatement.objects.create(
+        account=w.account,
+        currency="CNY",
+        month=w.invoice.month,
+        closed_invoice=w.invoice,
+        digest="matrix",
+        computed_at=timezone.now(),
+    )
     interval = IntervalSchedule.objects.create(every=1, period="days")
     CrontabSchedule.objects.create()
     ClockedSchedule.objects.create(clocked_time=timezone.now())
@@ -559,6 +586,9 @@ def fill(name: str, route: str, w: World) -> str:
         "api-unknown": "/api/v1/no-such-endpoint",
         "admin:app_list": "/admin/billing/",
         "admin:view_on_site": "/admin/r/1/1/",
+        "api-restatement": f"/api/v1/restatements/{w.restatement.pk}",
+        "api-restatement-approve": f"/api/v1/restatements/{w.restatement.pk}/approve",
+        "api-restatement-reject": f"/api/v1/restatements/{w.restatement.pk}/reject",
         "edition_change": f"/applications/{w.app.sdkappid}/edition/?edition=ultimate",
     }
     if name in special:
@@ -660,7 +690,13 @@ API_WRITES = [
     ("DELETE", "api-api-key", "full rights", {"owner"}),
 ]
 # Finance staff's writes: a key of any kind is refused (tested in tests/api/test_finance.py).
-STAFF_WRITES = {"api-adjustments", "api-credit-notes", "api-payments"}
+STAFF_WRITES = {
+    "api-adjustments",
+    "api-credit-notes",
+    "api-payments",
+    "api-restatement-approve",
+    "api-restatement-reject",
+}
 WRITE_BODY = {
     "name": "matrix",
     "region": "cn",
