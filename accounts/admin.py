@@ -7,10 +7,13 @@ from billing.models import Application, Invoice
 from billing.selectors import account_balances
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyInline):
+    """Members and roles change in the portal, by the account's owner (issue 19): there the
+    last owner is kept and every change is audited. The admin shows them."""
+
     model = Membership
-    extra = 0
-    autocomplete_fields = ("user",)
+    fields = ("user", "role", "created_at")
+    readonly_fields = fields
 
 
 class ApplicationInline(ReadOnlyInline):
@@ -50,7 +53,16 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "account", "is_service", "name", "created_at", "revoked_at")
+    list_display = (
+        "prefix",
+        "account",
+        "is_service",
+        "name",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+    )
     list_filter = ("is_service",)
     search_fields = ("prefix", "account__name")
     list_select_related = ("account",)
@@ -62,6 +74,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "created_by",
         "created_at",
         "last_used_at",
+        "scopes",
+        "expires_at",
     )
 
     def has_add_permission(self, request):

@@ -5,6 +5,7 @@ import hashlib
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Account(models.Model):
@@ -17,6 +18,8 @@ class Account(models.Model):
     # The first day an invoice of this account was past due and unpaid; null when nothing is
     # overdue. Set and cleared by billing.services.overdue_refresh (SPEC 5).
     overdue_since = models.DateField(null=True, blank=True)
+    # The owner's choice (issue 19): every member must sign in with a second factor.
+    require_two_factor = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -30,16 +33,23 @@ class Account(models.Model):
         return self.overdue_since is not None
 
 
+class Role(models.TextChoices):
+    """What a member may do is the policy's (accounts/permissions.py), not the role's name."""
+
+    OWNER = "owner", "Owner"
+    BILLING = "billing", "Billing"
+    DEVELOPER = "developer", "Developer"
+    VIEWER = "viewer", "Viewer"
+
+
 class Membership(models.Model):
-    class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        MEMBER = "member", "Member"
+    Role = Role
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -47,13 +57,54 @@ class Membership(models.Model):
             models.UniqueConstraint(
                 fields=["user", "account"], name="membership_user_account_uniq"
             ),
-            models.CheckConstraint(
-                condition=Q(role__in=["owner", "member"]), name="membership_role_valid"
-            ),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.account} ({self.role})"
+
+
+class Invitation(models.Model):
+    """An owner's invitation of an e-mail address to the account with a role. The link sent
+    carries the invitation's id signed with its creation time (django.core.signing); it works
+    while the row is pending and not past ``expires_at``, once."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="invitation_role_valid"),
+            # Accepted or revoked, never both.
+            models.CheckConstraint(
+                condition=Q(accepted_at__isnull=True) | Q(revoked_at__isnull=True),
+                name="invitation_accepted_xor_revoked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.account} as {self.role}"
+
+    def state(self, now) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "pending"
 
 
 class ApiKey(models.Model):
@@ -79,6 +130,11 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # What the key may do (accounts/permissions.py SCOPES), e.g. ["usage:write"]. Empty: the
+    # account's full rights, as every key had before scopes existed. Service keys have none.
+    scopes = models.JSONField(default=list, blank=True)
+    # After this instant the key no longer authenticates; null: it does not expire.
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -101,3 +157,12 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def has_full_rights(self) -> bool:
+        """An account key created without scopes: everything its account may do."""
+        return not self.is_service and not self.scopes

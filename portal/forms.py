@@ -1,8 +1,13 @@
 """Forms of the customer portal. They only parse input; the services validate the business
 rules and raise BillingError, which the views show next to the field it names."""
 
-from django import forms
+import datetime as dt
 
+from django import forms
+from django.utils import timezone
+
+from accounts import permissions
+from accounts.models import Role
 from billing.form_fields import StrictModelChoiceField
 from billing.models import Region
 
@@ -42,6 +47,35 @@ class ApiKeyCreateForm(AccountChoiceMixin, forms.Form):
         label="Name",
         help_text="What the key is for, e.g. 'usage reporter, production'.",
     )
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, f"{scope}: {what}") for scope, what in permissions.SCOPES.items()],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Scopes",
+        help_text="None chosen: the account's full rights (owners only).",
+    )
+    expires_on = forms.DateField(
+        required=False,
+        label="Expires on",
+        help_text="Optional: the key stops working at the end of this day (billing time zone).",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean_expires_on(self):
+        day = self.cleaned_data.get("expires_on")
+        if day is not None and day < timezone.localdate():
+            raise forms.ValidationError("Choose today or a later day.")
+        return day
+
+    def clean(self):
+        cleaned = super().clean()
+        day = cleaned.get("expires_on")
+        cleaned["expires_at"] = (
+            timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time()))
+            if day
+            else None
+        )
+        return cleaned
 
     def __init__(self, *args, accounts, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,3 +90,35 @@ class ItemForm(forms.Form):
 
 class EditionForm(forms.Form):
     edition = forms.SlugField(max_length=20)
+
+
+class InviteForm(AccountChoiceMixin, forms.Form):
+    email = forms.EmailField(label="E-mail address")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER, label="Role")
+
+    def __init__(self, *args, accounts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._set_accounts(accounts)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class AcceptWithPasswordForm(forms.Form):
+    password1 = forms.CharField(widget=forms.PasswordInput, label="Choose a password")
+    password2 = forms.CharField(widget=forms.PasswordInput, label="The password again")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password1") != cleaned.get("password2"):
+            raise forms.ValidationError("The two passwords differ.")
+        return cleaned
+
+
+class TokenForm(forms.Form):
+    token = forms.CharField(
+        max_length=20,
+        label="Code",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

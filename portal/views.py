@@ -11,14 +11,16 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from accounts import permissions
 from accounts import selectors as account_selectors
-from accounts.services import api_key_create, api_key_revoke
+from accounts.services import AccessDenied, AccountError, api_key_create, api_key_revoke
 from accounts.throttling import PasswordResetThrottle, ThrottledAuthenticationForm
 from billing import selectors
 from billing.calendar import billing_today, month_start, parse_month
@@ -46,7 +48,22 @@ def _application(request, sdkappid: int):
 
 
 def _invoice(request, invoice_id: int):
-    return get_object_or_404(selectors.invoices_for_user(user=request.user), pk=invoice_id)
+    invoice = get_object_or_404(selectors.invoices_for_user(user=request.user), pk=invoice_id)
+    permissions.role_check(user=request.user, account_id=invoice.account_id, action="invoices.read")
+    return invoice
+
+
+def _accounts_allowing(request, action: str):
+    """The user's accounts where their role allows ``action``; 403 naming the role when they
+    belong to accounts but none allows it (accounts/permissions.py)."""
+    accounts = selectors.accounts_for_user(user=request.user)
+    allowed = accounts.filter(
+        pk__in=permissions.accounts_allowing(user=request.user, action=action)
+    )
+    if accounts.exists() and not allowed.exists():
+        roles = set(permissions.roles_by_account(user=request.user).values())
+        raise PermissionDenied(permissions.role_refusal(action, sorted(roles)[0]))
+    return allowed
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,10 +115,10 @@ def dashboard(request):
 
 @login_required
 def application_create(request):
-    accounts = selectors.accounts_for_user(user=request.user)
-    if not accounts.exists():
+    if not selectors.accounts_for_user(user=request.user).exists():
         messages.error(request, "You are not a member of any account yet.")
         return redirect("dashboard")
+    accounts = _accounts_allowing(request, "applications.create")
     form = ApplicationCreateForm(request.POST or None, accounts=accounts)
     if request.method == "POST" and form.is_valid():
         try:
@@ -220,6 +237,9 @@ def edition_change(request, sdkappid: int):
         )
     code = form.cleaned_data["edition"]
     if request.method == "POST":
+        permissions.role_check(
+            user=request.user, account_id=application.account_id, action="applications.purchase"
+        )
         try:
             period = application_services.edition_change(
                 application=application, edition_code=code, actor=request.user
@@ -249,6 +269,9 @@ def _buy(request, sdkappid: int, service, what: str):
     application = _application(request, sdkappid)
     if (refused := _post_only(request)) is not None:
         return refused
+    permissions.role_check(
+        user=request.user, account_id=application.account_id, action="applications.purchase"
+    )
     form = ItemForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Choose the {what} to buy.")
@@ -284,6 +307,9 @@ def addon_cancel(request, sdkappid: int, subscription_id: int):
     )
     if (refused := _post_only(request)) is not None:
         return refused
+    permissions.role_check(
+        user=request.user, account_id=application.account_id, action="applications.purchase"
+    )
     try:
         subscription = application_services.addon_cancel(
             subscription=subscription, actor=request.user
@@ -306,7 +332,8 @@ def addon_cancel(request, sdkappid: int, subscription_id: int):
 
 @login_required
 def invoice_list(request):
-    invoices = list(selectors.invoices_for_user(user=request.user))
+    allowed = set(_accounts_allowing(request, "invoices.read").values_list("pk", flat=True))
+    invoices = list(selectors.invoices_for_user(user=request.user).filter(account_id__in=allowed))
     for invoice in invoices:
         invoice.amount_due = selectors.amount_due(
             invoice, credited=invoice.credited, paid=invoice.paid
@@ -316,9 +343,17 @@ def invoice_list(request):
         "portal/invoice_list.html",
         {
             "invoices": invoices,
-            "balances": selectors.balances_for_user(user=request.user),
-            "credit_notes": selectors.credit_notes_for_user(user=request.user),
-            "payments": selectors.payments_for_user(user=request.user),
+            "balances": [
+                (account, balances)
+                for account, balances in selectors.balances_for_user(user=request.user)
+                if account.pk in allowed
+            ],
+            "credit_notes": selectors.credit_notes_for_user(user=request.user).filter(
+                invoice__account_id__in=allowed
+            ),
+            "payments": selectors.payments_for_user(user=request.user).filter(
+                account_id__in=allowed
+            ),
         },
     )
 
@@ -352,20 +387,31 @@ def invoice_pdf(request, invoice_id: int):
 @never_cache
 @login_required
 def api_keys(request):
-    """GET: the keys by prefix. POST: create one; the raw key is in this response only."""
-    accounts = selectors.accounts_for_user(user=request.user)
+    """GET: the keys by prefix. POST: create one; the raw key is in this response only.
+    Owners and developers only; a developer's keys carry developer scopes only."""
+    accounts = _accounts_allowing(request, "api_keys.read")
     form = ApiKeyCreateForm(request.POST or None, accounts=accounts)
     created = None
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            key, raw_key = api_key_create(
-                account=form.cleaned_data["account"],
-                name=form.cleaned_data["name"],
-                created_by=request.user,
-            )
-            created = {"key": key, "raw_key": raw_key}
-            form = ApiKeyCreateForm(accounts=accounts)
+            try:
+                key, raw_key = api_key_create(
+                    account=form.cleaned_data["account"],
+                    name=form.cleaned_data["name"],
+                    scopes=form.cleaned_data["scopes"],
+                    expires_at=form.cleaned_data["expires_at"],
+                    created_by=request.user,
+                    check_role=True,
+                )
+            except AccessDenied as refused:
+                raise PermissionDenied(str(refused)) from None
+            except AccountError as error:
+                form.add_error(error.field if error.field in form.fields else None, str(error))
+                status = 400
+            else:
+                created = {"key": key, "raw_key": raw_key}
+                form = ApiKeyCreateForm(accounts=accounts)
         else:
             status = 400
     return render(
@@ -374,8 +420,11 @@ def api_keys(request):
         {
             "form": form,
             "created": created,
-            "keys": account_selectors.api_keys_for_user(user=request.user),
+            "keys": account_selectors.api_keys_for_user(user=request.user).filter(
+                account__in=accounts
+            ),
             "has_accounts": accounts.exists(),
+            "scopes": permissions.SCOPES,
         },
         status=status,
     )
@@ -387,7 +436,10 @@ def api_key_revoke_view(request, key_id: int):
     if (refused := _post_only(request)) is not None:
         return refused
     if key.revoked_at is None:
-        api_key_revoke(key=key)
+        try:
+            key = api_key_revoke(key=key, actor=request.user, check_role=True)
+        except AccessDenied as refused:
+            raise PermissionDenied(str(refused)) from None
         messages.success(
             request,
             f"Key {key.prefix}… revoked at {timezone.localtime(key.revoked_at):%d %b %Y %H:%M}; "

@@ -4,7 +4,7 @@ pattern needs an expectation there, or that test fails."""
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from portal import views
+from portal import team_views, views
 
 auth_urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -58,4 +58,24 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("api-keys/", views.api_keys, name="api_keys"),
     path("api-keys/<int:key_id>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
+    # Teams and access (issue 19)
+    path("team/", team_views.team, name="team"),
+    path("team/audit/", team_views.audit_trail, name="audit_trail"),
+    path(
+        "team/invitations/<int:invitation_id>/revoke/",
+        team_views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path("team/members/<int:membership_id>/role/", team_views.member_role, name="member_role"),
+    path(
+        "team/members/<int:membership_id>/remove/", team_views.member_remove, name="member_remove"
+    ),
+    path(
+        "team/accounts/<int:account_id>/two-factor/",
+        team_views.account_two_factor,
+        name="account_two_factor",
+    ),
+    path("invitations/<str:token>/", team_views.invitation_accept, name="invitation_accept"),
+    path("two-factor/", team_views.two_factor_page, name="two_factor"),
+    path("two-factor/verify/", team_views.two_factor_verify, name="two_factor_verify"),
 ]

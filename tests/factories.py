@@ -127,7 +127,7 @@ class AccountFactory(DjangoModelFactory):
 
 
 class MembershipFactory(DjangoModelFactory):
-    """The account's owner by default; pass role=Membership.Role.MEMBER for a member."""
+    """The account's owner by default; pass role=Membership.Role.VIEWER for another role."""
 
     class Meta:
         model = Membership

@@ -16,6 +16,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.models import ApiKey
 from accounts.services import api_key_authenticate, api_key_mark_used
+from accounts.two_factor import session_owes
 
 # last_used_at is written at most this often per key: one UPDATE per request would double the
 # database work of the ingestion hot path for a field people read in minutes.
@@ -87,6 +88,13 @@ class StaffSessionAuthentication(SessionAuthentication):
         if user is None or not user.is_active or not user.is_staff:
             return None
         self.enforce_csrf(request)
+        owes = session_owes(request._request)
+        if owes is not None:
+            # Issue 19: a staff session that has not passed its second factor (when one is set
+            # up or required) does not authenticate the API.
+            raise AuthenticationFailed(
+                "Two-factor sign-in required: verify your session at /two-factor/ first."
+            )
         return user, None
 
 

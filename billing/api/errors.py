@@ -16,7 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.services import AccountError
+from accounts.services import AccessDenied, AccountError
 from billing.errors import BillingError
 
 
@@ -58,8 +58,10 @@ def api_exception_handler(exc, context):
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]: every refusal in the one format."""
     if isinstance(exc, BillingError):
         return billing_error_response(exc)
+    if isinstance(exc, AccessDenied):
+        return error_response([error(None, "permission_denied", str(exc))], 403)
     if isinstance(exc, AccountError):
-        return error_response([error(exc.field, "invalid", str(exc))], 400)
+        return error_response([error(exc.field, exc.code, str(exc))], 400)
     if isinstance(exc, RequestDataTooBig):
         return error_response(
             [error(None, "too_large", "The request body is too large.")],

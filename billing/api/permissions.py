@@ -5,6 +5,7 @@ querysets: they answer 404."""
 
 from rest_framework.permissions import BasePermission
 
+from accounts import permissions as policy
 from billing.api.authentication import is_account_key, is_key, is_staff_session
 
 
@@ -51,3 +52,23 @@ class FinanceStaff(BasePermission):
 
     def has_object_permission(self, request, view, obj) -> bool:
         return is_staff_session(request) and request.user.has_perm(view.finance_permission)
+
+
+class Policy(BasePermission):
+    """The key's scopes against the policy of accounts/permissions.py: the view names the
+    action of each method (``policy_actions = {"GET": "applications.read", ...}``). Checked
+    on the key alone, before any lookup; a refusal names the scope needed. Staff sessions pass
+    to the view's other permission classes (list this one after them)."""
+
+    message = "This key may not do this."
+
+    def has_permission(self, request, view) -> bool:
+        if not is_key(request):
+            return True
+        action = getattr(view, "policy_actions", {}).get(request.method)
+        if action is None:
+            return True  # e.g. a method the view does not have: 405 follows
+        if policy.key_allows(request.auth, action):
+            return True
+        self.message = policy.key_refusal(request.auth, action)
+        return False

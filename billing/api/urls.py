@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from billing.api.views import account, finance, invoices, restatements, usage
+from billing.api.views import account, api_keys, finance, invoices, restatements, usage
 from billing.api.views import applications as apps
 from billing.api.views.base import UnknownEndpointView
 
@@ -40,6 +40,8 @@ urlpatterns = [
     ),
     path("v1/invoices/<str:number>/payments", finance.PaymentsView.as_view(), name="api-payments"),
     path("v1/account", account.AccountView.as_view(), name="api-account"),
+    path("v1/api-keys", api_keys.ApiKeysView.as_view(), name="api-api-keys"),
+    path("v1/api-keys/<str:prefix>", api_keys.ApiKeyDetailView.as_view(), name="api-api-key"),
     path("v1/restatements", restatements.RestatementListView.as_view(), name="api-restatements"),
     path(
         "v1/restatements/<int:id>",

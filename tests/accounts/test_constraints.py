@@ -27,18 +27,27 @@ def test_one_membership_per_user_and_account():
 
     # then the same user cannot be added to it again, even with another role
     with violates(Membership, "membership_user_account_uniq"):
-        MembershipFactory(user=owner.user, account=owner.account, role=Membership.Role.MEMBER)
+        MembershipFactory(user=owner.user, account=owner.account, role=Membership.Role.VIEWER)
 
     # while the user may belong to another account, and the account may have other users
-    MembershipFactory(user=owner.user, role=Membership.Role.MEMBER)
-    MembershipFactory(account=owner.account, role=Membership.Role.MEMBER)
+    MembershipFactory(user=owner.user, role=Membership.Role.VIEWER)
+    MembershipFactory(account=owner.account, role=Membership.Role.VIEWER)
 
 
 @pytest.mark.parametrize(
     ("role", "allowed"),
-    [("owner", True), ("member", True), ("admin", False), ("", False), ("Owner", False)],
+    [
+        ("owner", True),
+        ("billing", True),
+        ("developer", True),
+        ("viewer", True),
+        ("member", False),  # migrated to developer (accounts/migrations/0002)
+        ("admin", False),
+        ("", False),
+        ("Owner", False),
+    ],
 )
-def test_membership_role_is_owner_or_member(role, allowed):
+def test_membership_role_is_one_of_the_four(role, allowed):
     refusal = nullcontext() if allowed else violates(Membership, "membership_role_valid")
 
     with refusal:

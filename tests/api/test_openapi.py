@@ -67,6 +67,8 @@ def test_schema_lists_every_endpoint_of_issue_6(client):
         "/api/v1/invoices/{number}/adjustments",
         "/api/v1/invoices/{number}/credit-notes",
         "/api/v1/invoices/{number}/payments",
+        "/api/v1/api-keys",  # issue 19
+        "/api/v1/api-keys/{prefix}",
         # issue 17: finance staff review restatements (late usage of closed months)
         "/api/v1/restatements",
         "/api/v1/restatements/{id}",

@@ -70,11 +70,16 @@ def test_owner_reads_every_page(client, owner, page):
 
 
 @pytest.mark.parametrize("page", PAGE_NAMES)
-def test_a_member_of_the_account_reads_every_page(client, owner, page):
+def test_a_viewer_of_the_account_reads_every_page_but_the_keys(client, owner, page):
     member, _ = user_get_or_create(email="member@example.com", password="member-pw-1234")
-    Membership.objects.create(user=member, account=owner.account, role=Membership.Role.MEMBER)
+    Membership.objects.create(user=member, account=owner.account, role=Membership.Role.VIEWER)
     client.force_login(member)
-    assert client.get(pages(owner)[page]).status_code == 200
+    response = client.get(pages(owner)[page])
+    if page in ("api_keys", "application_create"):  # owners and developers only
+        assert response.status_code == 403
+        assert "needs the owner or developer role" in response.content.decode()
+    else:
+        assert response.status_code == 200
 
 
 @pytest.mark.parametrize("page", PAGE_NAMES)

@@ -7,7 +7,9 @@ makes ``test_every_portal_url_has_an_expectation`` fail."""
 import pytest
 from django.urls import URLResolver, get_resolver, reverse
 
-from accounts.models import ApiKey
+from accounts import permissions
+from accounts.models import ApiKey, Invitation, Membership
+from accounts.services import api_key_create, invitation_create, user_get_or_create
 from billing.models import AddOnSubscription, Application, EditionPeriod
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +25,9 @@ OBJECT_KWARGS = {
     "subscription_id": lambda t: t.subscription.pk,
     "invoice_id": lambda t: t.invoice.pk,
     "key_id": lambda t: t.key.pk,
+    "invitation_id": lambda t: _invitation(t).pk,
+    "membership_id": lambda t: t.account.memberships.get(user=t.user).pk,
+    "account_id": lambda t: t.account.pk,
 }
 EXPECTATIONS = {
     "login": PUBLIC,
@@ -46,9 +51,69 @@ EXPECTATIONS = {
     "invoice": {"invoice_id"},
     "invoice_pdf": {"invoice_id"},
     "api_key_revoke": {"key_id"},
+    # Teams and access (issue 19)
+    "team": OWN,
+    "audit_trail": OWN,
+    "two_factor": OWN,
+    "two_factor_verify": OWN,
+    "invitation_accept": PUBLIC,  # the signed link is the credential
+    "invitation_revoke": {"invitation_id"},
+    "member_role": {"membership_id"},
+    "member_remove": {"membership_id"},
+    "account_two_factor": {"account_id"},
+}
+# Issue 19: what each portal URL asks of the member's role, per method (accounts/permissions.py
+# actions; None: every member). test_every_portal_url_has_a_role_rule keeps it complete.
+ROLE_RULES = {
+    "dashboard": {"GET": None},
+    "application_create": {"GET": "applications.create", "POST": "applications.create"},
+    "application": {"GET": "applications.read"},
+    "application_charges": {"GET": "applications.read"},
+    "edition_change": {"GET": "applications.read", "POST": "applications.purchase"},
+    "addon_buy": {"POST": "applications.purchase"},
+    "pack_buy": {"POST": "applications.purchase"},
+    "addon_cancel": {"POST": "applications.purchase"},
+    "invoices": {"GET": "invoices.read"},
+    "invoice": {"GET": "invoices.read"},
+    "invoice_pdf": {"GET": "invoices.read"},
+    "api_keys": {"GET": "api_keys.read", "POST": "api_keys.create"},
+    "api_key_revoke": {"POST": "api_keys.revoke"},
+    "team": {"GET": "members.read", "POST": "members.manage"},
+    "audit_trail": {"GET": "audit.read"},
+    "invitation_revoke": {"POST": "members.manage"},
+    "member_role": {"POST": "members.manage"},
+    "member_remove": {"POST": "members.manage"},
+    "account_two_factor": {"POST": "members.manage"},
+}
+# No role asked: public pages and the user's own login.
+NO_ROLE = {
+    "login",
+    "logout",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "password_change",
+    "password_change_done",
+    "invitation_accept",
+    "two_factor",
+    "two_factor_verify",
 }
 # What a POST to any of them carries, so that only the object lookup can refuse it.
 POST_DATA = {"edition": "ultimate", "item": "im.addon.group_members.pro", "name": "x"}
+
+
+def _invitation(tenant) -> Invitation:
+    found = Invitation.objects.filter(account=tenant.account).first()
+    if found is None:
+        found, _ = invitation_create(
+            account=tenant.account,
+            email=f"invited-{tenant.account.pk}@example.com",
+            role="viewer",
+            actor=tenant.user,
+            site_url="http://testserver/",
+        )
+    return found
 
 
 def portal_patterns() -> dict:
@@ -88,12 +153,16 @@ def test_every_portal_url_has_an_expectation():
 
 
 def _url(name, tenant):
-    kwargs = {kwarg: OBJECT_KWARGS[kwarg](tenant) for kwarg in EXPECTATIONS[name]}
+    kind = EXPECTATIONS[name]
+    kwargs = (
+        {kwarg: OBJECT_KWARGS[kwarg](tenant) for kwarg in kind} if isinstance(kind, set) else {}
+    )
     return reverse(name, kwargs=kwargs)
 
 
 def _state(tenant):
     """What any of the POSTs could change for a tenant."""
+    _invitation(tenant)
     return (
         list(EditionPeriod.objects.filter(application=tenant.app).values_list("edition__code")),
         list(
@@ -104,6 +173,9 @@ def _state(tenant):
         tenant.app.resource_packs.count(),
         ApiKey.objects.get(pk=tenant.key.pk).revoked_at,
         Application.objects.filter(account=tenant.account).count(),
+        list(Membership.objects.filter(account=tenant.account).values_list("user", "role")),
+        list(Invitation.objects.filter(account=tenant.account).values_list("pk", "revoked_at")),
+        type(tenant.account).objects.get(pk=tenant.account.pk).require_two_factor,
     )
 
 
@@ -163,3 +235,80 @@ def test_forms_refuse_another_accounts_id(client, owner, stranger):
     response = client.post(reverse("api_keys"), {"account": stranger.account.pk, "name": "s"})
     assert response.status_code == 400
     assert stranger.account.api_keys.count() == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Roles (issue 19): every portal URL, each member role of the account, every method it has
+# --------------------------------------------------------------------------------------------
+
+MEMBER_ROLES = ("owner", "billing", "developer", "viewer")
+
+
+def test_every_portal_url_has_a_role_rule():
+    names = set(portal_patterns())
+    assert names == set(ROLE_RULES) | NO_ROLE, (
+        "a portal URL was added: say which policy action it needs in ROLE_RULES (or NO_ROLE)"
+    )
+    for rules in ROLE_RULES.values():
+        for action in rules.values():
+            assert action is None or action in permissions.ACTIONS, action
+
+
+def _member(owner, role):
+    if role == "owner":
+        return owner.user
+    user, _ = user_get_or_create(email=f"{role}@example.com", password="member-pw-1234")
+    Membership.objects.create(user=user, account=owner.account, role=role)
+    return user
+
+
+@pytest.mark.parametrize("role", MEMBER_ROLES)
+def test_each_role_gets_what_the_policy_gives_it_on_every_portal_url(client, owner, role):
+    """A refused role gets 403 with the role needed in the message, and nothing is written;
+    an allowed one never gets 403. Writes come last, the owner's after the others'."""
+    from billing.models import AuditRecord
+
+    user = _member(owner, role)
+    client.force_login(user)
+    _state(owner)
+    # A developer creates and revokes keys of the developer scopes only.
+    scoped_key, _ = api_key_create(account=owner.account, scopes=["usage:write"], name="dev")
+    failures = []
+    for method in ("GET", "POST"):
+        for name, rules in sorted(ROLE_RULES.items()):
+            if method not in rules:
+                continue
+            action = rules[method]
+            allowed = action is None or permissions.role_allows(role, action)
+            url = _url(name, owner)
+            if name in ("member_role", "member_remove"):
+                url = reverse(name, args=[_spare(owner).pk])
+            if name == "api_key_revoke":
+                url = reverse(name, args=[scoped_key.pk])
+            before = AuditRecord.objects.count(), _state(owner)
+            if method == "GET":
+                response = client.get(url)
+            else:
+                data = POST_DATA | {"role": "viewer", "required": "0", "scopes": "usage:write"}
+                response = client.post(url, data)
+            body = response.content.decode(errors="replace")
+            if allowed and response.status_code == 403:
+                failures.append(f"{role} {method} {name}: 403 but {action} allows it")
+            if not allowed:
+                rule = permissions.ACTIONS[action]
+                needed = [r for r in rule.roles]
+                if response.status_code != 403:
+                    failures.append(f"{role} {method} {name}: {response.status_code}, not 403")
+                elif not all(r in body for r in needed) or "role" not in body:
+                    failures.append(f"{role} {method} {name}: 403 without the role {needed}")
+                elif (AuditRecord.objects.count(), _state(owner)) != before:
+                    failures.append(f"{role} {method} {name}: refused but something changed")
+    assert not failures, "\n".join(failures)
+
+
+def _spare(owner):
+    spare, _ = user_get_or_create(email="spare@example.com", password="member-pw-1234")
+    membership, _ = Membership.objects.get_or_create(
+        user=spare, account=owner.account, defaults={"role": "viewer"}
+    )
+    return membership

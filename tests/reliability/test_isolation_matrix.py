@@ -1,7 +1,13 @@
 """The isolation matrix (issue 8, item 6): every URL pattern of the site, portal, API and
 admin, read from the URL configuration, requested by each role for objects of account A:
 
-    owner     A's owner: portal session, A's account key for the API
+    owner     A's owner: portal session, A's account key for the API (full rights)
+    billing   A's member with the billing role; for the API a key of A with billing:read and
+              billing:write
+    developer A's member with the developer role; for the API a key of A with the developer
+              scopes (usage:write, applications:read, applications:write)
+    viewer    A's member with the viewer role; for the API a key of A with applications:read
+              and billing:read
     other     a member of account B: portal session, B's account key
     service   a service key (usage reporting only), no session
     finance   finance staff (admin / API session)
@@ -10,7 +16,13 @@ admin, read from the URL configuration, requested by each role for objects of ac
 
 Each pattern belongs to exactly one family below, and each family says what every role
 gets. A new URL pattern that no family names makes ``test_every_url_has_an_expectation``
-fail, so no page or endpoint ships without its row in this matrix."""
+fail, so no page or endpoint ships without its row in this matrix.
+
+The roles of issue 19 (billing, developer, viewer) are written out by hand for each family:
+the policy (accounts/permissions.py) is what is tested, not what the test reads.
+``test_writes_per_role`` does the same for every write (POST, DELETE) of the portal and the
+API: refused roles get 403 with a message naming the role or scope needed, and nothing is
+written."""
 
 import datetime as dt
 import re
@@ -26,9 +38,19 @@ from django_celery_beat.models import (
     PeriodicTask,
     SolarSchedule,
 )
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from accounts.services import account_create, api_key_create, staff_create
+from accounts.models import Membership
+from accounts.services import (
+    account_create,
+    api_key_create,
+    invitation_create,
+    invitation_token,
+    staff_create,
+    user_get_or_create,
+)
 from billing.models import Invoice, Restatement
 from billing.services.applications import addon_subscribe, application_create, edition_change
 from billing.services.closing import invoice_finalize
@@ -39,7 +61,31 @@ from tests.factories import InvoiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("owner", "other", "service", "finance", "support", "anonymous")
+ROLES = (
+    "owner",
+    "billing",
+    "developer",
+    "viewer",
+    "other",
+    "service",
+    "finance",
+    "support",
+    "anonymous",
+)
+MEMBERS = ("billing", "developer", "viewer")  # A's members besides its owner
+FORBIDDEN = {403}
+# The API keys standing for A's member roles.
+ROLE_KEY_SCOPES = {
+    "billing": ["billing:read", "billing:write"],
+    "developer": ["usage:write", "applications:read", "applications:write"],
+    "viewer": ["applications:read", "billing:read"],
+}
+
+
+def members(expect, **overrides) -> dict:
+    """The three member roles get ``expect`` unless overridden."""
+    return dict.fromkeys(MEMBERS, expect) | overrides
+
 
 OK = {200}
 LOGIN = "login"  # redirected to the portal's log-in page
@@ -49,7 +95,7 @@ ADMIN_LOGIN = "admin-login"  # redirected to the admin's log-in page
 # Families: which URL names, and what each role gets on GET
 # --------------------------------------------------------------------------------------------
 
-SIGNED_IN = ("owner", "other", "finance", "support")
+SIGNED_IN = ("owner", *MEMBERS, "other", "finance", "support")
 PORTAL_LOGIN = {  # a signed-in user is sent on to the dashboard
     "names": {"login"},
     "expect": dict.fromkeys(ROLES, OK) | dict.fromkeys(SIGNED_IN, {302}),
@@ -67,13 +113,14 @@ PORTAL_LOGOUT = {"names": {"logout"}, "expect": dict.fromkeys(ROLES, {405})}  # 
 PORTAL_OWN = {  # the signed-in user's own data: nothing of account A reaches another user
     "names": {
         "dashboard",
-        "invoices",
-        "api_keys",
         "password_change",
         "password_change_done",
+        "team",
+        "two_factor",
     },
     "expect": {
         "owner": OK,
+        **members(OK),
         "other": OK,
         "finance": OK,
         "support": OK,
@@ -82,9 +129,30 @@ PORTAL_OWN = {  # the signed-in user's own data: nothing of account A reaches an
     },
     "hidden_from_others": True,
 }
+PORTAL_OWN_INVOICES = {  # invoices.read: owner, billing, viewer
+    "names": {"invoices"},
+    "expect": PORTAL_OWN["expect"] | {"developer": FORBIDDEN},
+}
+PORTAL_OWN_KEYS = {  # api_keys.read: owner, developer
+    "names": {"api_keys"},
+    "expect": PORTAL_OWN["expect"] | {"billing": FORBIDDEN, "viewer": FORBIDDEN},
+}
+PORTAL_AUDIT = {  # audit.read: owners only; staff belong to no account (an empty page)
+    "names": {"audit_trail"},
+    "expect": PORTAL_OWN["expect"] | members(FORBIDDEN),
+}
+PORTAL_VERIFY = {  # no second factor set up: nothing to verify, on to the next page
+    "names": {"two_factor_verify"},
+    "expect": PORTAL_OWN["expect"] | dict.fromkeys(SIGNED_IN, {302}),
+}
+PORTAL_INVITATION = {  # the signed link is the credential (an invitation to account B)
+    "names": {"invitation_accept"},
+    "expect": dict.fromkeys(ROLES, OK),
+}
 PORTAL_NEW_APPLICATION = {  # staff belong to no account: nothing to create it in
     "names": {"application_create"},
-    "expect": PORTAL_OWN["expect"] | {"finance": {302}, "support": {302}},
+    "expect": PORTAL_OWN["expect"]
+    | {"finance": {302}, "support": {302}, "billing": FORBIDDEN, "viewer": FORBIDDEN},
 }
 PORTAL_OBJECT = {  # names an object of account A
     "names": {
@@ -94,18 +162,26 @@ PORTAL_OBJECT = {  # names an object of account A
         "addon_buy",
         "pack_buy",
         "addon_cancel",
-        "invoice",
-        "invoice_pdf",
         "api_key_revoke",
+        "invitation_revoke",
+        "member_role",
+        "member_remove",
+        "account_two_factor",
     },
     "expect": {
         "owner": {200, 302, 405},
+        # reads are every member's; the writes are POST only (405 before the role is asked)
+        **members({200, 405}),
         "other": {404},
         "finance": {404},  # staff are not members of the account
         "support": {404},
         "service": LOGIN,
         "anonymous": LOGIN,
     },
+}
+PORTAL_INVOICE_OBJECT = {
+    "names": {"invoice", "invoice_pdf"},
+    "expect": PORTAL_OBJECT["expect"] | {"billing": OK, "viewer": OK, "developer": FORBIDDEN},
 }
 API_DOCS = {
     "names": {"api-schema", "api-docs", "api-redoc"},
@@ -116,6 +192,7 @@ API_USAGE = {  # POST only; any key may report usage
     "names": {"api-usage-events"},
     "expect": {
         "owner": {405},
+        **members({405}),
         "other": {405},
         "service": {405},
         "finance": {403},
@@ -134,6 +211,8 @@ API_ACCOUNT_OBJECT = {  # an application of A, for A's account key only
     },
     "expect": {
         "owner": {200, 405},
+        # applications:read: the developer's and the viewer's keys; not the billing key's
+        **members(OK, billing=FORBIDDEN),
         "other": {404},
         "service": {403},
         "finance": {403},
@@ -143,12 +222,13 @@ API_ACCOUNT_OBJECT = {  # an application of A, for A's account key only
 }
 API_ACCOUNT_POST_ONLY = {  # GET is refused before any lookup: 405 whoever's the object
     "names": {"api-edition"},
-    "expect": API_ACCOUNT_OBJECT["expect"] | {"owner": {405}, "other": {405}},
+    "expect": API_ACCOUNT_OBJECT["expect"] | {"owner": {405}, "other": {405}} | members({405}),
 }
 API_ACCOUNT_LIST = {
-    "names": {"api-applications", "api-account"},
+    "names": {"api-applications"},
     "expect": {
         "owner": OK,
+        **members(OK, billing=FORBIDDEN),  # applications:read
         "other": OK,
         "service": {403},
         "finance": {403},
@@ -157,10 +237,25 @@ API_ACCOUNT_LIST = {
     },
     "hidden_from_others": True,
 }
+API_ACCOUNT = {
+    "names": {"api-account"},
+    "expect": API_ACCOUNT_LIST["expect"] | members(OK, developer=FORBIDDEN),  # billing:read
+    "hidden_from_others": True,
+}
+API_KEYS = {  # keys with the account's full rights only
+    "names": {"api-api-keys"},
+    "expect": API_ACCOUNT_LIST["expect"] | members(FORBIDDEN),
+    "hidden_from_others": True,
+}
+API_KEY_OBJECT = {
+    "names": {"api-api-key"},
+    "expect": API_ACCOUNT_OBJECT["expect"] | {"owner": OK} | members(FORBIDDEN),
+}
 API_INVOICES = {
     "names": {"api-invoices"},
     "expect": {
         "owner": OK,
+        **members(OK, developer=FORBIDDEN),  # billing:read
         "other": OK,
         "service": {403},
         "finance": OK,
@@ -173,6 +268,7 @@ API_INVOICE_OBJECT = {
     "names": {"api-invoice", "api-pdf"},
     "expect": {
         "owner": OK,
+        **members(OK, developer=FORBIDDEN),
         "other": {404},
         "service": {403},
         "finance": OK,
@@ -184,6 +280,7 @@ API_FINANCE = {  # POST only, finance staff
     "names": {"api-adjustments", "api-credit-notes", "api-payments"},
     "expect": {
         "owner": {405},
+        **members({405}),
         "other": {405},
         "service": {403},
         "finance": {405},
@@ -195,6 +292,7 @@ API_RESTATEMENTS = {  # finance staff review late usage; support may read
     "names": {"api-restatements", "api-restatement"},
     "expect": {
         "owner": {403},
+        **members(FORBIDDEN),
         "other": {403},
         "service": {403},
         "finance": OK,
@@ -206,7 +304,7 @@ API_RESTATEMENT_DECISIONS = {  # POST only; GET passes the read permission, then
     "names": {"api-restatement-approve", "api-restatement-reject"},
     "expect": API_RESTATEMENTS["expect"] | {"finance": {405}, "support": {405}},
 }
-ADMIN_NOT_STAFF = {"owner": ADMIN_LOGIN, "other": ADMIN_LOGIN, "service": ADMIN_LOGIN}
+ADMIN_NOT_STAFF = dict.fromkeys(("owner", *MEMBERS, "other", "service"), ADMIN_LOGIN)
 ADMIN_PUBLIC = {
     "names": {"admin:login", "admin:password_reset"},
     "expect": dict.fromkeys(ROLES, OK) | {"finance": {302}, "support": {302}},
@@ -242,8 +340,9 @@ ADMIN_FINANCE_ACTION = re.compile(
     r"^admin:billing_(invoice_(adjust|credit_note|payment|finalize|void|rerate)"
     r"|priceentry_revise|restatement_(approve|reject))$"
 )
-# Users, groups and the beat schedule: superusers only; staff groups hold no permission.
-ADMIN_SUPERUSER_ONLY = re.compile(r"^admin:(auth|django_celery_beat)_\w+$")
+# Users, groups, the beat schedule and the two-factor devices (django-otp: a superuser resets
+# a lost one): superusers only; staff groups hold no permission.
+ADMIN_SUPERUSER_ONLY = re.compile(r"^admin:(auth|django_celery_beat|otp_totp|otp_static)_\w+$")
 # What finance staff may add through the admin: an account (its billing details).
 ADMIN_FINANCE_MAY_ADD = {"admin:accounts_account_add"}
 
@@ -253,13 +352,22 @@ FAMILIES = [
     PORTAL_NEW_APPLICATION,
     PORTAL_LOGOUT,
     PORTAL_OWN,
+    PORTAL_OWN_INVOICES,
+    PORTAL_OWN_KEYS,
+    PORTAL_AUDIT,
+    PORTAL_VERIFY,
+    PORTAL_INVITATION,
     PORTAL_OBJECT,
+    PORTAL_INVOICE_OBJECT,
     API_DOCS,
     API_UNKNOWN,
     API_USAGE,
     API_ACCOUNT_OBJECT,
     API_ACCOUNT_POST_ONLY,
     API_ACCOUNT_LIST,
+    API_ACCOUNT,
+    API_KEYS,
+    API_KEY_OBJECT,
     API_INVOICES,
     API_INVOICE_OBJECT,
     API_FINANCE,
@@ -392,6 +500,45 @@ def world():
     PeriodicTask.objects.create(name="matrix", task="billing.tasks.bill_day", interval=interval)
     w.other_user = w.other.memberships.get().user
     w.owner_user = w.account.memberships.get().user
+    # Issue 19: A's members of each role, and keys of A scoped like those roles.
+    w.members = {}
+    for role in MEMBERS:
+        user, _ = user_get_or_create(email=f"{role}-a@example.com", password="pw-m-123456")
+        w.members[role] = Membership.objects.create(user=user, account=w.account, role=role)
+    w.role_keys = {
+        role: api_key_create(account=w.account, scopes=scopes, name=role)[1]
+        for role, scopes in ROLE_KEY_SCOPES.items()
+    }
+    # What the team URLs name: a spare member of each kind of change, a pending invitation,
+    # a key within the developer scopes (so that developers may revoke it too).
+    w.spare = {
+        name: Membership.objects.create(
+            user=user_get_or_create(email=f"{name}@example.com", password="pw-s-123456")[0],
+            account=w.account,
+            role="viewer",
+        )
+        for name in ("member_role", "member_remove")
+    }
+    w.spare_key, _ = api_key_create(account=w.account, scopes=["usage:write"], name="spare")
+    w.invitation, _ = invitation_create(
+        account=w.account,
+        email="invited-a@example.com",
+        role="viewer",
+        actor=w.owner_user,
+        site_url="http://testserver/",
+    )
+    invitation_b, _ = invitation_create(
+        account=w.other,
+        email="invited-b@example.com",
+        role="viewer",
+        actor=w.other_user,
+        site_url="http://testserver/",
+    )
+    w.invitation_token = invitation_token(invitation_b)
+    # django-otp's device pages in the admin need a device (of a user outside the matrix).
+    device_user = UserFactory()
+    TOTPDevice.objects.create(user=device_user, name="matrix", confirmed=False)
+    StaticDevice.objects.create(user=device_user, name="matrix", confirmed=False)
     return w
 
 
@@ -412,8 +559,11 @@ def fill(name: str, route: str, w: World) -> str:
         "sdkappid": w.app.sdkappid,
         "subscription_id": w.subscription.pk,
         "invoice_id": w.invoice.pk,
-        "key_id": w.key.pk,
+        "key_id": w.spare_key.pk,
         "number": w.invoice.number,
+        "invitation_id": w.invitation.pk,
+        "account_id": w.account.pk,
+        "prefix": w.spare_key.prefix,
         "uidb64": "MQ",
         "token": "set-password",
         "app_label": "billing",
@@ -423,12 +573,16 @@ def fill(name: str, route: str, w: World) -> str:
 
     def replace(match):
         key = match.group(1).split(":")[-1]
-        if key == "object_id":
+        if key == "token" and route.startswith("/invitations/"):
+            return w.invitation_token
+        if key in ("object_id", "pk"):  # pk: django-otp's device pages
             obj = admin_object(route, w)
             return str(obj.pk if obj is not None else 1)
         return str(values[key])
 
     special = {
+        "member_role": f"/team/members/{w.spare['member_role'].pk}/role/",
+        "member_remove": f"/team/members/{w.spare['member_remove'].pk}/remove/",
         "api-unknown": "/api/v1/no-such-endpoint",
         "admin:app_list": "/admin/billing/",
         "admin:view_on_site": "/admin/r/1/1/",
@@ -445,7 +599,9 @@ def fill(name: str, route: str, w: World) -> str:
 def client_for(role: str, w: World, *, api: bool) -> APIClient:
     client = APIClient()
     keys = {"owner": w.raw_key, "other": w.raw_other_key, "service": w.raw_service_key}
+    keys |= w.role_keys
     users = {
+        **{role: membership.user for role, membership in w.members.items()},
         "owner": w.owner_user,
         "other": w.other_user,
         "finance": w.finance,
@@ -514,3 +670,101 @@ def test_writes_to_another_accounts_objects_answer_404(world):
     addons = f"/api/v1/applications/{w.app.sdkappid}/addons?addon=im.addon.group_members"
     assert client.delete(addons).status_code == 404
     assert AuditRecord.objects.count() == before
+
+
+# --------------------------------------------------------------------------------------------
+# Writes per role over the API (issue 19): keys scoped like A's member roles
+# --------------------------------------------------------------------------------------------
+
+# Every API write: (method, url name, the scope it needs, who may). Hand-written from the
+# issue: purchases and edition changes need billing:write, creating applications
+# applications:write, usage usage:write, managing keys a key with full rights.
+API_WRITES = [
+    ("POST", "api-applications", "applications:write", {"owner", "developer"}),
+    ("POST", "api-usage-events", "usage:write", {"owner", "developer"}),
+    ("POST", "api-edition", "billing:write", {"owner", "billing"}),
+    ("POST", "api-addons", "billing:write", {"owner", "billing"}),
+    ("DELETE", "api-addons", "billing:write", {"owner", "billing"}),
+    ("POST", "api-resource-packs", "billing:write", {"owner", "billing"}),
+    ("POST", "api-api-keys", "full rights", {"owner"}),
+    ("DELETE", "api-api-key", "full rights", {"owner"}),
+]
+# Finance staff's writes: a key of any kind is refused (tested in tests/api/test_finance.py).
+STAFF_WRITES = {
+    "api-adjustments",
+    "api-credit-notes",
+    "api-payments",
+    "api-restatement-approve",
+    "api-restatement-reject",
+}
+WRITE_BODY = {
+    "name": "matrix",
+    "region": "cn",
+    "edition": "ultimate",
+    "item": "im.moderation_pack.monthly",
+    "scopes": ["usage:write"],
+    "events": [
+        {
+            "id": "matrix-w",
+            "application": None,  # filled with A's application
+            "metric": "trtc.audio_seconds",
+            "timestamp": "2026-10-11T10:00:00+08:00",
+            "value": 60,
+        }
+    ],
+}
+
+
+def test_every_api_write_has_a_role_rule():
+    """Every API view that has a POST or DELETE handler is in API_WRITES (or staff-only)."""
+    from billing.api import urls as api_urls
+
+    written = {name for _, name, _, _ in API_WRITES} | STAFF_WRITES
+    found = set()
+    for pattern in api_urls.urlpatterns:
+        view_class = getattr(pattern.callback, "view_class", None)
+        writes = hasattr(view_class, "post") or hasattr(view_class, "delete")
+        if pattern.name != "api-unknown" and view_class is not None and writes:
+            found.add(pattern.name)
+    assert found == written, f"API writes without a row in API_WRITES: {found - written}"
+
+
+def test_writes_per_role(world):
+    from billing.models import AuditRecord, UsageEvent
+
+    w = world
+    body = WRITE_BODY | {"events": [WRITE_BODY["events"][0] | {"application": w.app.sdkappid}]}
+    urls = {
+        "api-applications": "/api/v1/applications",
+        "api-usage-events": "/api/v1/usage-events",
+        "api-edition": f"/api/v1/applications/{w.app.sdkappid}/edition",
+        "api-addons": f"/api/v1/applications/{w.app.sdkappid}/addons",
+        "api-resource-packs": f"/api/v1/applications/{w.app.sdkappid}/resource-packs",
+        "api-api-keys": "/api/v1/api-keys",
+        "api-api-key": f"/api/v1/api-keys/{w.spare_key.prefix}",
+    }
+    failures = []
+    for method, name, scope, allowed in API_WRITES:
+        # refused roles first, so that an allowed write cannot hide a refused one
+        for role in sorted(("owner", *MEMBERS), key=lambda r: r in allowed):
+            client = client_for(role, w, api=True)
+            url = urls[name]
+            if method == "DELETE" and name == "api-addons":
+                url += "?addon=group_members"
+            before = (AuditRecord.objects.count(), UsageEvent.objects.count(), len(w.role_keys))
+            if method == "POST":
+                response = client.post(url, body, format="json")
+            else:
+                response = client.delete(url)
+            got = response.status_code
+            if role in allowed:
+                if got == 403:
+                    failures.append(f"{role} {method} {name}: 403, but {scope} allows it")
+                continue
+            message = response.json()["errors"][0]["message"] if got == 403 else ""
+            after = (AuditRecord.objects.count(), UsageEvent.objects.count(), len(w.role_keys))
+            if got != 403 or scope not in message:
+                failures.append(f"{role} {method} {name}: {got} {message!r}, want 403 ({scope})")
+            elif after != before:
+                failures.append(f"{role} {method} {name}: refused, but something was written")
+    assert not failures, "\n".join(failures)

@@ -5,14 +5,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.api.parsers import ApiViewMixin
-from billing.api.permissions import AccountKey
+from billing.api.permissions import AccountKey, Policy
 from billing.api.schema import READ, errors
 from billing.api.serializers import AccountSerializer
 from billing.selectors import account_balances
 
 
 class AccountView(ApiViewMixin, APIView):
-    permission_classes = [AccountKey]
+    permission_classes = [AccountKey, Policy]
+    policy_actions = {"GET": "account.read"}
 
     @extend_schema(
         operation_id="account_retrieve",

@@ -13,7 +13,7 @@ from billing import selectors as billing_selectors
 from billing.api import selectors
 from billing.api.filters import ChargeFilter, UsageFilter
 from billing.api.parsers import ApiViewMixin
-from billing.api.permissions import AccountKey
+from billing.api.permissions import AccountKey, Policy
 from billing.api.schema import DETAIL, LIST, READ, WRITE, errors
 from billing.api.serializers import (
     AddOnSubscriptionSerializer,
@@ -43,7 +43,9 @@ def actor_of(request):
 # An endpoint acting for the account of the caller's account key. (A comment, not a
 # docstring: drf-spectacular would show a docstring as every subclass's description.)
 class AccountScopedView(ApiViewMixin, GenericAPIView):
-    permission_classes = [AccountKey]
+    permission_classes = [AccountKey, Policy]
+    # accounts/permissions.py: what each method does, for the key's scopes.
+    policy_actions = {"GET": "applications.read"}
     queryset = Application.objects.none()  # for the schema: the path's sdkappid is theirs
 
     @property
@@ -67,6 +69,7 @@ class AccountScopedView(ApiViewMixin, GenericAPIView):
 
 
 class ApplicationListView(AccountScopedView):
+    policy_actions = {"GET": "applications.read", "POST": "applications.create"}
     serializer_class = ApplicationSerializer
     cursor_ordering = ("sdkappid",)
     filter_backends = []
@@ -114,6 +117,8 @@ class ApplicationDetailView(AccountScopedView):
 
 
 class EditionView(AccountScopedView):
+    policy_actions = {"POST": "applications.purchase"}
+
     @extend_schema(
         operation_id="applications_edition_change",
         tags=TAGS,
@@ -148,6 +153,11 @@ ADDON = OpenApiParameter(
 
 
 class AddOnsView(AccountScopedView):
+    policy_actions = {
+        "GET": "applications.read",
+        "POST": "applications.purchase",
+        "DELETE": "applications.purchase",
+    }
     serializer_class = AddOnSubscriptionSerializer
     cursor_ordering = ("id",)
     filter_backends = []
@@ -211,6 +221,7 @@ class AddOnsView(AccountScopedView):
 
 
 class ResourcePacksView(AccountScopedView):
+    policy_actions = {"GET": "applications.read", "POST": "applications.purchase"}
     serializer_class = ResourcePackSerializer
     cursor_ordering = ("id",)
     filter_backends = []

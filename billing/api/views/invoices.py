@@ -12,7 +12,7 @@ from billing.api import selectors
 from billing.api.authentication import principal_account_id
 from billing.api.filters import InvoiceFilter
 from billing.api.parsers import ApiViewMixin
-from billing.api.permissions import InvoiceReader
+from billing.api.permissions import InvoiceReader, Policy
 from billing.api.schema import DETAIL, LIST, errors
 from billing.api.serializers import InvoiceSerializer, InvoiceSummarySerializer
 from billing.api.views.base import not_found
@@ -39,7 +39,8 @@ def invoice_for(request, number: str):
 class InvoiceListView(ApiViewMixin, ListAPIView):
     """Drafts (the running month) and issued invoices, newest month first."""
 
-    permission_classes = [InvoiceReader]
+    permission_classes = [InvoiceReader, Policy]
+    policy_actions = {"GET": "invoices.read"}
     serializer_class = InvoiceSummarySerializer
     filterset_class = InvoiceFilter
     cursor_ordering = ("-month", "-id")
@@ -60,7 +61,8 @@ class InvoiceListView(ApiViewMixin, ListAPIView):
 
 
 class InvoiceDetailView(ApiViewMixin, APIView):
-    permission_classes = [InvoiceReader]
+    permission_classes = [InvoiceReader, Policy]
+    policy_actions = {"GET": "invoices.read"}
 
     @extend_schema(
         operation_id="invoices_retrieve",
@@ -85,7 +87,8 @@ class FirstRendererNegotiation(BaseContentNegotiation):
 
 
 class InvoicePdfView(ApiViewMixin, APIView):
-    permission_classes = [InvoiceReader]
+    permission_classes = [InvoiceReader, Policy]
+    policy_actions = {"GET": "invoices.read"}
     content_negotiation_class = FirstRendererNegotiation
 
     @extend_schema(

@@ -20,7 +20,7 @@ from billing.api.parsers import (
     may_hold_unstorable_text,
     unstorable_path,
 )
-from billing.api.permissions import UsageReporter
+from billing.api.permissions import Policy, UsageReporter
 from billing.api.schema import UsageErrorResponse, errors
 from billing.api.serializers import UsageBatchSerializer, UsageResultSerializer
 from billing.services.ingestion import Caller, IngestionRejected, usage_events_ingest
@@ -37,7 +37,8 @@ def _rejected(errors_: list[dict], status_code: int) -> Response:
 
 
 class UsageEventsView(ApiViewMixin, APIView):
-    permission_classes = [UsageReporter]
+    permission_classes = [UsageReporter, Policy]
+    policy_actions = {"POST": "usage.report"}
     throttle_scope = "usage"
 
     @extend_schema(
