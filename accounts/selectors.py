@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Membership
 
 
 def api_keys_for_user(*, user) -> QuerySet[ApiKey]:
@@ -12,3 +12,11 @@ def api_keys_for_user(*, user) -> QuerySet[ApiKey]:
         .select_related("account", "created_by")
         .order_by("revoked_at", "-created_at", "-pk")
     )
+
+
+def may_edit_billing_profile(*, user, account) -> bool:
+    """Who may change an account's billing profile: its owner. (Issue 19's roles widen this
+    to the billing role here, in one place.)"""
+    return Membership.objects.filter(
+        user=user, account=account, role=Membership.Role.OWNER
+    ).exists()

@@ -129,3 +129,16 @@ def staff_create(*, email: str, password: str, finance: bool = False, support: b
         if support:
             user.groups.add(support_group)
     return user, created
+
+
+def billing_profile_update(
+    *, account: Account, billing_name: str, billing_address: str, tax_id: str, billing_email: str
+) -> Account:
+    """The buyer's details on future invoices (issued ones keep the snapshot they were
+    finalized with)."""
+    account.billing_name = billing_name.strip()
+    account.billing_address = billing_address.strip()
+    account.tax_id = tax_id.strip()
+    account.billing_email = billing_email.strip()
+    account.save(update_fields=["billing_name", "billing_address", "tax_id", "billing_email"])
+    return account

@@ -699,6 +699,13 @@ class InvoiceLine(models.Model):
         Adjustment, on_delete=models.PROTECT, null=True, blank=True, related_name="line"
     )
     sort_key = models.CharField(max_length=80, blank=True)
+    # Usage lines: what was used and what the free allowance or packs covered (``quantity`` is
+    # what was billed), and the first and last day the line's charges cover (a price change
+    # in the month splits an item into lines covering different days).
+    used_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    covered_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    first_day = models.DateField(null=True, blank=True)
+    last_day = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["invoice", "sort_key", "id"]

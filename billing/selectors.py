@@ -24,7 +24,6 @@ from billing.models import (
     Edition,
     EditionPeriod,
     Invoice,
-    InvoiceLine,
     Metric,
     Payment,
     PrepaidTerm,
@@ -139,6 +138,8 @@ def month_to_date(
                     "exact_amount": draft.amount,
                     # After the application's daily usage lines (sort keys of _line_specs).
                     "sort_key": f"{application.sdkappid}-3-{draft.item_code}",
+                    # A monthly item as it stands today (SPEC 8): an estimate until the close.
+                    "estimate": True,
                 }
             )
     result = []
@@ -1039,66 +1040,3 @@ def charge_months(*, application: Application) -> list[dt.date]:
     """The months in which the application has charges, newest first."""
     days = Charge.objects.filter(application=application).dates("day", "month", order="DESC")
     return list(days)
-
-
-# --- Invoice detail ----------------------------------------------------------------------------
-
-
-@dataclass
-class InvoiceDetail:
-    """One invoice as the customer reads it, on the page and in the PDF alike."""
-
-    invoice: Invoice
-    title: str
-    bill_to: dict  # name, billing_email, billing_address
-    lines: list[InvoiceLine]
-    credit_notes: list[CreditNote]
-    payments: list[Payment]
-    credited: Decimal
-    paid: Decimal
-    amount_due: Decimal  # nothing on a draft (not issued yet) or a void invoice
-
-    @property
-    def currency(self) -> str:
-        return self.invoice.currency
-
-    @property
-    def month_label(self) -> str:
-        return f"{self.invoice.month:%B %Y}"
-
-
-def invoice_title(invoice: Invoice) -> str:
-    if invoice.number:
-        return f"Invoice {invoice.number}"
-    return f"Draft invoice {invoice.month:%B %Y} ({invoice.currency})"
-
-
-def invoice_detail(*, invoice: Invoice) -> InvoiceDetail:
-    """Lines with their explanations, credit notes, payments and what is due. An issued
-    invoice shows the billing details frozen at finalization; a draft the current ones."""
-    lines = list(invoice.lines.select_related("application", "item").order_by("sort_key", "pk"))
-    credit_notes = list(invoice.credit_notes.order_by("created_at", "pk"))
-    payments = list(invoice.payments.order_by("received_at", "pk"))
-    credited = sum((note.amount for note in credit_notes), ZERO)
-    paid = sum((payment.amount for payment in payments), ZERO)
-    account = invoice.account
-    bill_to = invoice.billing_snapshot or {
-        "name": account.name,
-        "billing_email": account.billing_email,
-        "billing_address": account.billing_address,
-    }
-    return InvoiceDetail(
-        invoice=invoice,
-        title=invoice_title(invoice),
-        bill_to={
-            "name": bill_to.get("name", ""),
-            "billing_email": bill_to.get("billing_email") or bill_to.get("email", ""),
-            "billing_address": bill_to.get("billing_address", ""),
-        },
-        lines=lines,
-        credit_notes=credit_notes,
-        payments=payments,
-        credited=credited,
-        paid=paid,
-        amount_due=amount_due(invoice, credited=credited, paid=paid),
-    )

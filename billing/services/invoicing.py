@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
 from accounts.models import Account
@@ -92,12 +92,15 @@ def _line_specs_bulk(
             billable=Sum("billable_quantity"),
             covered=Sum("covered_quantity"),
             exact_amount=Sum("amount"),
+            first_day=Min("day"),
+            last_day=Max("day"),
         )
         .order_by("application__sdkappid", "item__sort_order", "item_id", "unit_price")
     )
     for (
         account_id, currency, application_id, sdkappid, app_name, item_id, item_name, unit,
-        sort_order, kind, unit_price, per, used, quantity, covered, exact_amount,
+        sort_order, kind, unit_price, per, used, quantity, covered, exact_amount, first_day,
+        last_day,
     ) in usage:  # fmt: skip
         if kind == BillableItem.Kind.ADDON_ACCRUAL:
             unit = "day"  # message history accrues per day enabled (SPEC 4.3)
@@ -122,6 +125,10 @@ def _line_specs_bulk(
                 "unit_price": unit_price,
                 "exact_amount": exact_amount,
                 "sort_key": f"{sdkappid}-2-{sort_order:04d}",
+                "used_quantity": used,
+                "covered_quantity": covered,
+                "first_day": first_day,
+                "last_day": last_day,
             }
         )
 
@@ -218,6 +225,10 @@ LINE_FIELDS = (
     "term_id",
     "pack_id",
     "sort_key",
+    "used_quantity",
+    "covered_quantity",
+    "first_day",
+    "last_day",
 )
 
 AMOUNT_AT = LINE_FIELDS.index("amount")
@@ -302,6 +313,10 @@ def _invoices_refresh_month(
                 spec.get("term_id"),
                 spec.get("pack_id"),
                 spec["sort_key"],
+                spec.get("used_quantity"),
+                spec.get("covered_quantity"),
+                spec.get("first_day"),
+                spec.get("last_day"),
             )
             for spec in specs.get(key, [])
         ]
@@ -419,6 +434,8 @@ def _billing_snapshot(account: Account) -> dict:
         "name": account.name,
         "billing_email": account.billing_email,
         "billing_address": account.billing_address,
+        "billing_name": account.billing_name,
+        "tax_id": account.tax_id,
     }
 
 

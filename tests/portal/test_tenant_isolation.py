@@ -23,6 +23,7 @@ OBJECT_KWARGS = {
     "subscription_id": lambda t: t.subscription.pk,
     "invoice_id": lambda t: t.invoice.pk,
     "key_id": lambda t: t.key.pk,
+    "account_id": lambda t: t.account.pk,
 }
 EXPECTATIONS = {
     "login": PUBLIC,
@@ -46,6 +47,7 @@ EXPECTATIONS = {
     "invoice": {"invoice_id"},
     "invoice_pdf": {"invoice_id"},
     "api_key_revoke": {"key_id"},
+    "billing_profile": {"account_id"},
 }
 # What a POST to any of them carries, so that only the object lookup can refuse it.
 POST_DATA = {"edition": "ultimate", "item": "im.addon.group_members.pro", "name": "x"}

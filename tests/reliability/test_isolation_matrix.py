@@ -97,9 +97,10 @@ PORTAL_OBJECT = {  # names an object of account A
         "invoice",
         "invoice_pdf",
         "api_key_revoke",
+        "billing_profile",
     },
     "expect": {
-        "owner": {200, 302, 405},
+        "owner": {200, 302, 400, 405},
         "other": {404},
         "finance": {404},  # staff are not members of the account
         "support": {404},
@@ -387,6 +388,7 @@ def fill(name: str, route: str, w: World) -> str:
         "subscription_id": w.subscription.pk,
         "invoice_id": w.invoice.pk,
         "key_id": w.key.pk,
+        "account_id": w.invoice.account_id,
         "number": w.invoice.number,
         "uidb64": "MQ",
         "token": "set-password",
