@@ -47,6 +47,7 @@ class DocumentLine:
     last_day: dt.date | None = None
     days_label: str = ""  # "1 Dec 2026 to 14 Dec 2026" when the item's price changed
     estimate: bool = False  # a monthly item as it stands today (the running month's draft)
+    sdkappid: int | None = None
 
 
 @dataclass
@@ -264,6 +265,7 @@ def invoice_document(*, invoice: Invoice, today: dt.date | None = None) -> Invoi
         if key not in groups:
             title = f"{app.name} (SDKAppID {app.sdkappid})" if app else "Account"
             groups[key] = LineGroup(title, app.sdkappid if app else None, [], ZERO)
+        line.sdkappid = app.sdkappid if app else None
         groups[key].lines.append(line)
         groups[key].subtotal += line.amount
     ordered = sorted(
