@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from accounts import selectors as account_selectors
 from accounts.services import api_key_create, api_key_revoke, billing_profile_update
 from accounts.throttling import ThrottledAuthenticationForm
-from billing import selectors
+from billing import live_usage, selectors
 from billing.calendar import billing_today, month_start, parse_month
 from billing.display import local_date, local_datetime
 from billing.documents import invoice_document, invoice_total_shown
@@ -163,6 +163,7 @@ def application_detail(request, sdkappid: int):
             "chart_data": _chart_data(usage),
             "chart_windows": CHART_WINDOWS,
             "charge_days": charge_days,
+            "unrated": live_usage.unrated_usage(application_id=application.pk, today=today),
         },
     )
 

@@ -97,6 +97,9 @@ class UsageDaySerializer(serializers.Serializer):
         allow_null=True, help_text="trtc.video_seconds only: sd, hd, fhd, 2k or 4k."
     )
     events = serializers.IntegerField()
+    rated = serializers.BooleanField(
+        help_text="false: not yet rated (today's usage is rated the next day); no charge yet."
+    )
     quantity = Quantity(
         help_text="im.login: distinct users; im.group_count: the day's highest count; "
         "every other metric: the sum of the values (seconds, messages, images)."

@@ -262,14 +262,23 @@ class UsageView(AccountScopedView):
         operation_id="applications_usage",
         tags=TAGS,
         summary="Usage per billing day and metric",
+        description="Aggregated from the accepted events as the rating rules read them, "
+        "including today's: usage is visible as soon as it is accepted. `rated` is false for "
+        "a day not rated yet (today, until the next day's job; a day a late event made "
+        "stale): its charges are not computed yet.",
         parameters=[SDKAPPID],
         responses={200: UsageDaySerializer(many=True), **errors(*LIST, 404)},
     )
     def get(self, request, sdkappid: int):
         events = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(selectors.usage_by_day(events))
+        application = self.application(sdkappid)
+        rated = selectors.rated_days(
+            application_id=application.pk, days={row["billing_day"] for row in page}
+        )
         for row in page:
             row["quantity"] = selectors.usage_quantity(row)
+            row["rated"] = row["billing_day"] in rated
         return self.get_paginated_response(UsageDaySerializer(page, many=True).data)
 
 
