@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Count, Min
 
 from billing.calendar import billing_today, billing_tz, month_end, month_start
 from billing.display import local_date, money_exact
@@ -309,3 +310,36 @@ def invoice_document(*, invoice: Invoice, today: dt.date | None = None) -> Invoi
         is_running_draft=estimate is not None,
         lines=[line for group in ordered for line in group.lines],
     )
+
+
+@dataclass
+class Unpaid:
+    """What is due in one currency: the unpaid issued invoices, the earliest due date."""
+
+    currency: str
+    count: int
+    next_due: dt.date
+    overdue: bool
+
+    @property
+    def next_due_label(self) -> str:
+        return local_date(self.next_due)
+
+
+def unpaid_by_account(
+    *, account_ids: list[int], today: dt.date | None = None
+) -> dict[int, dict[str, Unpaid]]:
+    """Per account and currency: the finalized invoices not paid yet (one query). An invoice
+    paid off by payments and credit notes is paid (SPEC 8), so finalized means unpaid."""
+    today = today or billing_today()
+    rows = (
+        Invoice.objects.filter(account_id__in=account_ids, state=Invoice.State.FINALIZED)
+        .values_list("account_id", "currency")
+        .annotate(count=Count("pk"), next_due=Min("due_date"))
+    )
+    result: dict[int, dict[str, Unpaid]] = {}
+    for account_id, currency, count, next_due in rows:
+        result.setdefault(account_id, {})[currency] = Unpaid(
+            currency, count, next_due, next_due is not None and next_due < today
+        )
+    return result

@@ -22,7 +22,7 @@ from accounts.throttling import ThrottledAuthenticationForm
 from billing import live_usage, selectors
 from billing.calendar import billing_today, month_start, parse_month
 from billing.display import local_date, local_datetime
-from billing.documents import invoice_document, invoice_total_shown
+from billing.documents import invoice_document, invoice_total_shown, unpaid_by_account
 from billing.errors import BillingError
 from billing.models import AddOnSubscription, BillableItem
 from billing.pdf import invoice_pdf as render_invoice_pdf
@@ -78,6 +78,9 @@ class LoginView(auth_views.LoginView):
 @login_required
 def dashboard(request):
     accounts = selectors.dashboard_for_user(user=request.user)
+    unpaid = unpaid_by_account(account_ids=[summary.account.pk for summary in accounts])
+    for summary in accounts:
+        summary.unpaid = unpaid.get(summary.account.pk, {})
     return render(request, "portal/dashboard.html", {"accounts": accounts})
 
 
@@ -375,14 +378,19 @@ def invoice_list(request):
         )
         # The running month's draft reads the one month-to-date figure.
         invoice.shown_total = invoice_total_shown(invoice, today)
+    unpaid = unpaid_by_account(account_ids=sorted({invoice.account_id for invoice in invoices}))
     return render(
         request,
         "portal/invoice_list.html",
         {
             "invoices": invoices,
-            "balances": selectors.balances_for_user(user=request.user),
+            "balances": [
+                (account, balances, unpaid.get(account.pk, {}))
+                for account, balances in selectors.balances_for_user(user=request.user)
+            ],
             "credit_notes": selectors.credit_notes_for_user(user=request.user),
             "payments": selectors.payments_for_user(user=request.user),
+            "today": today,
         },
     )
 

@@ -81,5 +81,3 @@ def charges_of(*, application: Application) -> QuerySet[Charge]:
 
 def usage_events_of(*, application: Application) -> QuerySet[UsageEvent]:
     return UsageEvent.objects.filter(application=application)
-
-

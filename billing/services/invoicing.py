@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.audit import audit_record_build, audit_records_create
 from billing.calendar import month_end, month_start
+from billing.display import local_date, money
 from billing.errors import BillingError
 from billing.locks import applications_lock
 from billing.models import (
@@ -147,7 +148,7 @@ def _line_specs_bulk(
                 "term_id": term["pk"],
                 "description": (
                     f"{term['item__name']}, {term['application__name']} ({sdkappid}): "
-                    f"prepaid term {term['starts_on']:%d %b %Y} to {term['ends_on']:%d %b %Y}"
+                    f"prepaid term {local_date(term['starts_on'])} to {local_date(term['ends_on'])}"
                 ),
                 "quantity": Decimal(1),
                 "unit_price": term["amount"],
@@ -172,8 +173,9 @@ def _line_specs_bulk(
                 "description": (
                     f"Credit for the unused days of {term['item__name']}, "
                     f"{term['application__name']} ({term['application__sdkappid']}): term "
-                    f"{starts_on:%d %b %Y} to {ends_on:%d %b %Y} ended on {cut_on:%d %b %Y}; "
-                    f"{term['amount']} x {unused} / {total_days} days"
+                    f"{local_date(starts_on)} to {local_date(ends_on)} ended on "
+                    f"{local_date(cut_on)}; "
+                    f"{money(term['amount'], term['currency'])} \u00d7 {unused} / {total_days} days"
                 ),
                 "quantity": Decimal(unused),
                 "unit_price": None,
@@ -196,7 +198,7 @@ def _line_specs_bulk(
                 "pack_id": pack["pk"],
                 "description": (
                     f"{pack['item__name']}, {pack['application__name']} ({sdkappid}): valid "
-                    f"{pack['valid_from']:%d %b %Y} to {pack['valid_until']:%d %b %Y}"
+                    f"{local_date(pack['valid_from'])} to {local_date(pack['valid_until'])}"
                 ),
                 "quantity": Decimal(1),
                 "unit_price": pack["amount"],

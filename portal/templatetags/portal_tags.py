@@ -108,3 +108,9 @@ def balance(amount, currency=""):
 def add_days(day, days):
     """A date ``days`` later: the day after a term ends is the day it renews."""
     return day + dt.timedelta(days=int(days)) if day else day
+
+
+@register.filter
+def get_item(mapping, key):
+    """``mapping[key]``, or None: a template reads a dict by a variable key."""
+    return mapping.get(key) if mapping else None
