@@ -81,18 +81,28 @@ class UnratedUsage:
 
 
 def unrated_usage(*, application_id: int, today: dt.date | None = None) -> list[UnratedUsage]:
-    """The usage of the application's recent days that are not rated yet (today's always),
-    newest day first: two queries."""
+    """The usage of the application's days not rated yet (today's always, the days after the
+    last rated one, days a late event made stale) within the last week, newest day first: two
+    queries."""
     today = today or billing_today()
     since = today - dt.timedelta(days=UNRATED_WINDOW_DAYS)
     events = UsageEvent.objects.filter(
         application_id=application_id, billing_day__range=(since, today)
     )
+    # Days after the last rated one (today, and yesterday until the job ran), and days a late
+    # event made stale.
+    states = dict(
+        RatedDay.objects.filter(
+            application_id=application_id, day__range=(since, today)
+        ).values_list("day", "state")
+    )
+    last_rated = max((d for d, s in states.items() if s == RatedDay.State.RATED), default=None)
     rows = list(usage_by_day(events).order_by("-billing_day", "metric", "resolution"))
-    rated = rated_days(application_id=application_id, days={row["billing_day"] for row in rows})
     result = []
     for row in rows:
-        if row["billing_day"] in rated:
+        day = row["billing_day"]
+        fresh = last_rated is None or day > last_rated
+        if not (fresh or states.get(day) == RatedDay.State.STALE):
             continue
         label, unit = METRIC_TEXT.get(row["metric"], (row["metric"], ""))
         if row["resolution"]:
