@@ -76,6 +76,8 @@ class ApplicationListView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_list",
+        description="The account's applications, each with its region, status, the edition it "
+        "is on today and a change scheduled for later.",
         tags=TAGS,
         summary="List the account's applications",
         responses={200: ApplicationSerializer(many=True), **errors(*LIST)},
@@ -86,6 +88,9 @@ class ApplicationListView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_create",
+        description="A new application on Trial in the region given (`cn` or `intl`). The "
+        "SDKAppID is assigned here and returned; usage may be reported for it at "
+        "once.",
         tags=TAGS,
         summary="Create an application (it starts on Trial)",
         request=ApplicationCreateSerializer,
@@ -104,6 +109,8 @@ class ApplicationListView(AccountScopedView):
 class ApplicationDetailView(AccountScopedView):
     @extend_schema(
         operation_id="applications_retrieve",
+        description="One application of the account: region, status, today's edition and a "
+        "scheduled change. Another account's application answers 404.",
         tags=TAGS,
         summary="One application",
         parameters=[SDKAPPID],
@@ -154,6 +161,9 @@ class AddOnsView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_addons_list",
+        description="The add-on subscriptions of the application, running and ended, with the "
+        "option bought, when it started and, for a cancelled one, the last day it "
+        "runs.",
         tags=TAGS,
         summary="Add-on subscriptions, running and ended",
         parameters=[SDKAPPID],
@@ -166,6 +176,10 @@ class AddOnsView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_addons_subscribe",
+        description="Buy one option of an add-on. Value-added services need Pro or Ultimate "
+        "(local moderation is sold on every edition); one option of each add-on "
+        "runs at a time. A prepaid option starts a monthly term today, billed on "
+        "this month's invoice; a postpaid one accrues by day.",
         tags=TAGS,
         summary="Buy an add-on option (Pro and Ultimate; local moderation on any edition)",
         parameters=[SDKAPPID],
@@ -217,6 +231,8 @@ class ResourcePacksView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_resource_packs_list",
+        description="The resource packs of the application: units, validity and price, bought "
+        "packs and the monthly minutes of call add-ons alike.",
         tags=TAGS,
         summary="Resource packs bought, and call-minute grants of add-on terms",
         parameters=[SDKAPPID],
@@ -229,6 +245,8 @@ class ResourcePacksView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_resource_packs_purchase",
+        description="Buy a prepaid resource pack, valid from today for its validity months and "
+        "billed once on this month's invoice.",
         tags=TAGS,
         summary="Buy a resource pack, valid from today",
         parameters=[SDKAPPID],
@@ -295,6 +313,10 @@ class ChargesView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_charges",
+        description="The rated charges of the application, one per item and billing day, with "
+        "the quantity, what the free allowance or packs covered, the price and how "
+        "it was computed. Monthly items (IM overage, message history) are dated "
+        "the first day of their month.",
         tags=TAGS,
         summary="Rated charges per day (monthly items on the first day of their month)",
         parameters=[SDKAPPID],

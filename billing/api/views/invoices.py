@@ -98,6 +98,9 @@ class InvoicePdfView(ApiViewMixin, APIView):
 
     @extend_schema(
         operation_id="invoices_pdf",
+        description="The invoice as a PDF: the same document the portal serves, with seller "
+        "and buyer, due date, lines grouped per application with subtotals, credit "
+        "notes, payments and page numbers.",
         tags=["invoices"],
         summary="The invoice as a PDF (the same document the portal serves)",
         parameters=[NUMBER],
