@@ -193,6 +193,12 @@ def application_charges(request, sdkappid: int):
             "month": month,
             "months": selectors.charge_months(application=application),
             "item_code": item_code,
+            "item_name": (
+                BillableItem.objects.filter(code=item_code).values_list("name", flat=True).first()
+                if item_code
+                else None
+            )
+            or item_code,
             "charge_days": charge_days,
             "error": error,
         },
