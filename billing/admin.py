@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 
 from billing import selectors
 from billing.calendar import billing_today, billing_tz
+from billing.display import rfc3339
 from billing.errors import BillingError
 from billing.models import (
     AddOnSubscription,
@@ -584,7 +585,7 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
                     invoice.credited_sum,
                     invoice.paid_sum,
                     self.amount_due(invoice),
-                    invoice.finalized_at.isoformat() if invoice.finalized_at else "",
+                    rfc3339(invoice.finalized_at) if invoice.finalized_at else "",
                     invoice.due_date or "",
                 ]
             )

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from accounts.models import Account
+from billing.display import local_datetime
 
 MONEY = {"max_digits": 18, "decimal_places": 2}  # rounded amounts: invoice lines, documents
 EXACT_MONEY = {"max_digits": 24, "decimal_places": 8}  # exact charge amounts (SPEC 3)
@@ -782,7 +783,8 @@ class AuditRecord(models.Model):
         indexes = [models.Index(fields=["target_type", "target_id"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target_type} {self.target_id}"
+        # In the billing time zone, as the admin's "At" field shows it.
+        return f"{local_datetime(self.at)} {self.action} {self.target_type} {self.target_id}"
 
 
 class JobRun(models.Model):
