@@ -22,7 +22,8 @@ from billing.errors import BillingError
 from billing.models import AddOnSubscription, Invoice, PrepaidTerm
 from billing.selectors import month_to_date
 from billing.services import applications as app_services
-from billing.services.invoicing import invoice_finalize, invoice_refresh
+from billing.services.closing import invoice_finalize
+from billing.services.invoicing import invoice_refresh
 from billing.services.jobs import bill_day
 from billing.services.plans import plan_carry_out, plan_preview
 

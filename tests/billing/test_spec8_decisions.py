@@ -18,7 +18,7 @@ from billing.selectors import account_balances
 from billing.services.applications import application_create, edition_change, terms_renew
 from billing.services.finance import credit_note_issue, payment_record
 from billing.services.ingestion import SYSTEM, IngestionRejected, usage_events_ingest
-from billing.services.invoicing import invoice_finalize
+from billing.services.closing import invoice_finalize
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
