@@ -1,5 +1,6 @@
 """Invoice PDFs, rendered with reportlab from the same content as the invoice page
-(``billing.documents.invoice_document``). The portal and the REST API serve the same bytes.
+(``billing.selectors.documents.invoice_document``). The portal and the REST API serve the same
+bytes.
 
 Text is set with reportlab's built-in Helvetica, so the PDF needs no font files; characters
 outside Latin-1 (e.g. Chinese account names) are replaced by "?" rather than drawn as
@@ -26,9 +27,9 @@ from reportlab.platypus import (
 )
 
 from billing.display import MINUS, local_date, money
-from billing.documents import InvoiceDocument, invoice_document
 from billing.models import Invoice, InvoiceLine
 from billing.rating.text import qty
+from billing.selectors.documents import InvoiceDocument, invoice_document
 
 INK = colors.HexColor("#1d2433")
 MUTED = colors.HexColor("#5b6475")

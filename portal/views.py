@@ -19,14 +19,15 @@ from django.views.decorators.cache import never_cache
 from accounts import selectors as account_selectors
 from accounts.services import api_key_create, api_key_revoke, billing_profile_update
 from accounts.throttling import ThrottledAuthenticationForm
-from billing import live_usage, selectors
+from billing import selectors
 from billing.calendar import billing_today, month_start, parse_month
 from billing.display import local_date, local_datetime
-from billing.documents import invoice_document, invoice_total_shown, unpaid_by_account
 from billing.errors import BillingError
 from billing.models import AddOnSubscription, BillableItem
 from billing.pdf import invoice_pdf as render_invoice_pdf
 from billing.pdf import invoice_pdf_filename
+from billing.selectors import live_usage
+from billing.selectors.documents import invoice_document, invoice_total_shown, unpaid_by_account
 from billing.services import applications as application_services
 from billing.services.plans import plan_carry_out, plan_preview
 from portal.forms import (

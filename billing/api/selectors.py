@@ -9,7 +9,6 @@ from django.db.models import (
     Subquery,
 )
 
-from billing.live_usage import rated_days, usage_by_day, usage_quantity  # noqa: F401
 from billing.models import (
     AddOnSubscription,
     Application,
@@ -22,6 +21,7 @@ from billing.models import (
     ResourcePack,
     UsageEvent,
 )
+from billing.selectors.live_usage import rated_days, usage_by_day, usage_quantity  # noqa: F401
 
 
 def invoices_visible(*, account_id: int | None) -> QuerySet[Invoice]:

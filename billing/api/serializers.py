@@ -6,7 +6,6 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing.documents import invoice_total_shown
 from billing.models import (
     MONEY,
     Adjustment,
@@ -18,6 +17,7 @@ from billing.models import (
     Payment,
     Region,
 )
+from billing.selectors.documents import invoice_total_shown
 
 
 def Money(**kwargs):
@@ -253,7 +253,7 @@ class InvoiceSummarySerializer(serializers.ModelSerializer):
 
 
 class InvoiceLineSerializer(serializers.Serializer):
-    """One line of ``billing.documents.InvoiceDocument``, as the page and the PDF show it."""
+    """One line of ``billing.selectors.documents.InvoiceDocument``, as page and PDF show it."""
 
     kind = serializers.CharField()
     application = serializers.IntegerField(

@@ -9,9 +9,9 @@ import pytest
 
 from accounts.services import account_create
 from billing import selectors
-from billing.documents import invoice_document
 from billing.errors import BillingError
 from billing.models import Invoice, PrepaidTerm
+from billing.selectors.documents import invoice_document
 from billing.services.applications import (
     addon_subscribe,
     application_create,

@@ -12,13 +12,13 @@ import pytest
 
 from accounts.services import account_create
 from billing.errors import BillingError
-from billing.live_usage import unrated_usage
 from billing.models import Application, Invoice, PrepaidTerm
 from billing.selectors import account_balances
+from billing.selectors.live_usage import unrated_usage
 from billing.services.applications import application_create, edition_change, terms_renew
+from billing.services.closing import invoice_finalize
 from billing.services.finance import credit_note_issue, payment_record
 from billing.services.ingestion import SYSTEM, IngestionRejected, usage_events_ingest
-from billing.services.closing import invoice_finalize
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

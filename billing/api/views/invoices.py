@@ -16,8 +16,8 @@ from billing.api.permissions import InvoiceReader
 from billing.api.schema import DETAIL, LIST, errors
 from billing.api.serializers import InvoiceSerializer, InvoiceSummarySerializer
 from billing.api.views.base import not_found
-from billing.documents import invoice_document
 from billing.pdf import invoice_pdf, invoice_pdf_filename
+from billing.selectors.documents import invoice_document
 
 NUMBER = OpenApiParameter(
     "number",

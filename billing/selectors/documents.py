@@ -24,7 +24,8 @@ from billing.display import local_date, money_exact
 from billing.models import Application, BillableItem, Charge, CreditNote, Invoice, InvoiceLine
 from billing.money import ZERO
 from billing.rating.text import qty
-from billing.selectors import MonthToDate, amount_due, month_to_date
+from billing.selectors.estimates import MonthToDate, month_to_date
+from billing.selectors.invoices import amount_due
 
 KIND_LABELS = dict(InvoiceLine.Kind.choices)
 ESTIMATE_LABEL = "Estimate so far"
