@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db.models import Count, Min
 
 from billing.calendar import billing_today, billing_tz, month_end, month_start
-from billing.display import local_date, money_exact
+from billing.display import local_date, money_exact, unit_plural
 from billing.models import Application, BillableItem, Charge, CreditNote, Invoice, InvoiceLine
 from billing.money import ZERO
 from billing.rating.text import qty
@@ -132,9 +132,7 @@ def invoice_total_shown(invoice: Invoice, today: dt.date | None = None) -> Decim
 
 
 def _plural(unit: str, quantity: Decimal | None) -> str:
-    if not unit or quantity == 1 or unit.endswith("s"):
-        return unit
-    return f"{unit}s"
+    return unit_plural(unit, quantity)
 
 
 def _price_label(unit_price, per, unit: str, currency: str) -> str:

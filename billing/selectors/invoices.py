@@ -10,7 +10,7 @@ from django.db.models import DecimalField, Max, Min, OuterRef, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 
 from billing.calendar import month_end, month_start
-from billing.display import local_date, money
+from billing.display import local_date, money, unit_plural
 from billing.errors import BillingError
 from billing.models import (
     Application,
@@ -28,8 +28,7 @@ from billing.rating.text import qty
 
 
 def _units(quantity: Decimal, unit: str) -> str:
-    plural = quantity != 1 and not unit.endswith("s")
-    return f"{qty(quantity)} {unit}{'s' if plural else ''}"
+    return f"{qty(quantity)} {unit_plural(unit, quantity)}"
 
 
 def invoice_line_specs(

@@ -87,10 +87,7 @@ def units(value, unit):
 
 
 def pluralize_unit(unit: str, number: Decimal) -> str:
-    if number == 1 or unit.endswith("s"):
-        return unit
-    head, sep, tail = unit.partition(" of ")
-    return f"{head}s{sep}{tail}" if sep else f"{unit}s"
+    return display.unit_plural(unit, number)
 
 
 @register.filter

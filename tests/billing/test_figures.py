@@ -293,3 +293,8 @@ def test_money_and_dates_read_one_way():
     assert display.money(Decimal("0E-8"), "USD") == "0.00 USD"
     assert display.local_date(dt.datetime(2026, 12, 4, 16, 30, tzinfo=dt.UTC)) == "5 Dec 2026"
     assert month_start(dt.date(2026, 12, 5)) == dt.date(2026, 12, 1)
+    # Units for people: plurals, never "2 block of DAUs" or "30 month".
+    assert display.unit_plural("block of DAUs", 2) == "blocks of DAUs"
+    assert display.unit_plural("block of DAUs", 1) == "block of DAUs"
+    assert display.unit_plural("day", 30) == "days"
+    assert display.unit_plural("units", 5) == "units"

@@ -274,7 +274,8 @@ class UsageView(AccountScopedView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return UsageEvent.objects.none()
-        return selectors.usage_events_of(application=self.application(self.kwargs["sdkappid"]))
+        self.usage_application = self.application(self.kwargs["sdkappid"])
+        return selectors.usage_events_of(application=self.usage_application)
 
     @extend_schema(
         operation_id="applications_usage",
@@ -290,9 +291,8 @@ class UsageView(AccountScopedView):
     def get(self, request, sdkappid: int):
         events = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(selectors.usage_by_day(events))
-        application = self.application(sdkappid)
         rated = selectors.rated_days(
-            application_id=application.pk, days={row["billing_day"] for row in page}
+            application_id=self.usage_application.pk, days={row["billing_day"] for row in page}
         )
         for row in page:
             row["quantity"] = selectors.usage_quantity(row)
