@@ -63,6 +63,30 @@ def _text(value) -> str:
     return '<font face="Symbol">-</font>'.join(parts).replace("\n", "<br/>")
 
 
+# A table row must fit on a page (reportlab cannot split a row: a LayoutError, a 500). Text a
+# customer or staff wrote (application names, reasons, references, addresses) is set on at
+# most a few lines in a cell, and cut past CELL_MAX_CHARS with an ellipsis; the full text
+# stays on the invoice page and in the audit trail.
+CELL_MAX_CHARS = 400
+CELL_MAX_LINES = 6
+
+
+def _cell(value, *, max_lines: int = 1) -> str:
+    """``_text`` for a table cell: runs of blank space and newlines folded, at most
+    ``max_lines`` lines kept (an address), at most CELL_MAX_CHARS characters."""
+    text = "" if value is None else str(value)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if max_lines <= 1:
+        lines = [" ".join(lines)]
+    elif len(lines) > max_lines:
+        lines = [*lines[: max_lines - 1], " ".join(lines[max_lines - 1 :])]
+    text = "\n".join(lines)
+    if len(text) > CELL_MAX_CHARS:
+        text = text[: CELL_MAX_CHARS - 3].rstrip() + "..."
+    return _text(text)
+
+
 def _table(rows, widths, *, header=True, total_rows=0) -> Table:
     table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
     style = [
@@ -126,6 +150,9 @@ def render_invoice_detail(detail: InvoiceDocument) -> bytes:
         title=detail.title,
         author=seller["name"],
         subject=f"{detail.title}, {detail.month_label}",
+        # The same invoice gives the same bytes every time (no render time or random id in
+        # the file): a finalized invoice's PDF never changes (SPEC 6).
+        invariant=True,
     )
     width = doc.width
     story = [Paragraph(_text(detail.title), s["title"])]
@@ -158,7 +185,7 @@ def render_invoice_detail(detail: InvoiceDocument) -> bytes:
                 Paragraph(f"<b>Billed to</b><br/>{buyer_text}", s["body"]),
                 Table(
                     [
-                        [Paragraph(_text(k), s["muted"]), Paragraph(_text(v), s["body"])]
+                        [Paragraph(_text(k), s["muted"]), Paragraph(_cell(v), s["body"])]
                         for k, v in facts
                     ],
                     colWidths=[24 * mm, 38 * mm],
@@ -262,9 +289,9 @@ def render_invoice_detail(detail: InvoiceDocument) -> bytes:
         for note in detail.credit_notes:
             rows.append(
                 [
-                    Paragraph(_text(note.number), s["body"]),
+                    Paragraph(_cell(note.number), s["body"]),
                     Paragraph(_text(local_date(note.created_at)), s["body"]),
-                    Paragraph(_text(note.reason), s["body"]),
+                    Paragraph(_cell(note.reason), s["body"]),
                     Paragraph(_text(money(note.amount, note.currency)), s["num"]),
                 ]
             )
@@ -287,7 +314,7 @@ def render_invoice_detail(detail: InvoiceDocument) -> bytes:
             rows.append(
                 [
                     Paragraph(_text(local_date(payment.received_at)), s["body"]),
-                    Paragraph(_text(payment.reference), s["body"]),
+                    Paragraph(_cell(payment.reference), s["body"]),
                     Paragraph(_text(money(payment.amount, payment.currency)), s["num"]),
                 ]
             )

@@ -21,6 +21,7 @@ from billing.models import (
     ResourcePack,
     UsageEvent,
 )
+from billing.parsing import is_ascii_digits
 from billing.selectors.live_usage import rated_days, usage_by_day, usage_quantity  # noqa: F401
 
 
@@ -47,7 +48,7 @@ def invoice_by_reference(*, account_id: int | None, reference: str) -> Invoice |
             queryset=Payment.objects.select_related("invoice").order_by("received_at", "id"),
         ),
     )
-    if reference.isdigit():
+    if is_ascii_digits(reference):  # "١٤" and "²" are not ids (str.isdigit() says they are)
         if len(reference) > 18:
             return None
         return invoices.filter(pk=int(reference)).first()

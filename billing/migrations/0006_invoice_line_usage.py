@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0004_immutability_triggers'),
+        ('billing', '0005_late_usage_restatements'),
     ]
 
     operations = [
