@@ -15,6 +15,10 @@ class Account(models.Model):
     name = models.CharField(max_length=200)
     billing_email = models.EmailField()
     billing_address = models.TextField(blank=True)
+    # The buyer on invoices (billing profile): the legal name when it differs from ``name``,
+    # and the tax registration number. Snapshotted on each invoice at finalization.
+    billing_name = models.CharField(max_length=200, blank=True, db_default="")
+    tax_id = models.CharField(max_length=64, blank=True, db_default="")
     # The first day an invoice of this account was past due and unpaid; null when nothing is
     # overdue. Set and cleared by billing.services.overdue_refresh (SPEC 5).
     overdue_since = models.DateField(null=True, blank=True)

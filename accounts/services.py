@@ -539,4 +539,16 @@ def account_two_factor_require(*, account: Account, required: bool, actor) -> Ac
                 before={"require_two_factor": before},
                 after={"require_two_factor": required},
             )
+
+
+def billing_profile_update(
+    *, account: Account, billing_name: str, billing_address: str, tax_id: str, billing_email: str
+) -> Account:
+    """The buyer's details on future invoices (issued ones keep the snapshot they were
+    finalized with)."""
+    account.billing_name = billing_name.strip()
+    account.billing_address = billing_address.strip()
+    account.tax_id = tax_id.strip()
+    account.billing_email = billing_email.strip()
+    account.save(update_fields=["billing_name", "billing_address", "tax_id", "billing_email"])
     return account

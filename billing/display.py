@@ -51,3 +51,14 @@ def local_datetime(value: dt.datetime) -> str:
 def rfc3339(value: dt.datetime) -> str:
     """'2026-12-05T00:30:00+08:00': machine-readable, in the billing time zone with its offset."""
     return value.astimezone(billing_tz()).isoformat(timespec="seconds")
+
+
+def unit_plural(unit: str, quantity) -> str:
+    """'1 day', '30 days', '2 blocks of DAUs', '3 minutes': the unit for a quantity. A unit
+    already plural ('DAUs', 'units') stays as it is."""
+    if not unit or quantity == 1:
+        return unit
+    head, sep, tail = unit.partition(" of ")
+    if sep:
+        return f"{unit_plural(head, quantity)}{sep}{tail}"
+    return unit if unit.endswith("s") else f"{unit}s"

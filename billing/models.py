@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from accounts.models import Account
+from billing.display import local_datetime
 
 MONEY = {"max_digits": 18, "decimal_places": 2}  # rounded amounts: invoice lines, documents
 EXACT_MONEY = {"max_digits": 24, "decimal_places": 8}  # exact charge amounts (SPEC 3)
@@ -707,6 +708,13 @@ class InvoiceLine(models.Model):
         Adjustment, on_delete=models.PROTECT, null=True, blank=True, related_name="line"
     )
     sort_key = models.CharField(max_length=80, blank=True)
+    # Usage lines: what was used and what the free allowance or packs covered (``quantity`` is
+    # what was billed), and the first and last day the line's charges cover (a price change
+    # in the month splits an item into lines covering different days).
+    used_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    covered_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    first_day = models.DateField(null=True, blank=True)
+    last_day = models.DateField(null=True, blank=True)
     # Late usage lines: the approved restatement they bill (kept when the draft is rebuilt).
     restatement = models.ForeignKey(
         "Restatement", on_delete=models.PROTECT, null=True, blank=True, related_name="lines_billed"
@@ -787,7 +795,8 @@ class AuditRecord(models.Model):
         indexes = [models.Index(fields=["target_type", "target_id"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target_type} {self.target_id}"
+        # In the billing time zone, as the admin's "At" field shows it.
+        return f"{local_datetime(self.at)} {self.action} {self.target_type} {self.target_id}"
 
 
 class JobRun(models.Model):

@@ -1,13 +1,14 @@
 """Invoice PDFs, rendered with reportlab from the same content as the invoice page
-(``billing.selectors.invoice_detail``). The portal and the REST API serve the same bytes.
+(``billing.selectors.documents.invoice_document``). The portal and the REST API serve the same
+bytes.
 
 Text is set with reportlab's built-in Helvetica, so the PDF needs no font files; characters
 outside Latin-1 (e.g. Chinese account names) are replaced by "?" rather than drawn as
 missing glyphs.
 """
 
+import functools
 import io
-from decimal import Decimal
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -15,6 +16,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     KeepTogether,
     Paragraph,
@@ -24,11 +26,11 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from billing.display import MINUS, local_date, money
 from billing.models import Invoice, InvoiceLine
-from billing.rating.text import money_text, qty
-from billing.selectors import InvoiceDetail, invoice_detail
+from billing.rating.text import qty
+from billing.selectors.documents import InvoiceDocument, invoice_document
 
-SELLER = "Communications billing"
 INK = colors.HexColor("#1d2433")
 MUTED = colors.HexColor("#5b6475")
 LINE = colors.HexColor("#e3e7ee")
@@ -53,8 +55,12 @@ def _styles() -> dict[str, ParagraphStyle]:
 def _text(value) -> str:
     """Escape for reportlab's mini-markup; keep what Helvetica (Latin-1) can draw."""
     text = "" if value is None else str(value)
-    text = text.encode("latin-1", "replace").decode("latin-1")
-    return escape(text).replace("\n", "<br/>")
+    # The minus sign (U+2212) and dashes are not Latin-1: the minus is Symbol's glyph.
+    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u2026", "...")
+    parts = [
+        escape(part.encode("latin-1", "replace").decode("latin-1")) for part in text.split(MINUS)
+    ]
+    return '<font face="Symbol">-</font>'.join(parts).replace("\n", "<br/>")
 
 
 # A table row must fit on a page (reportlab cannot split a row: a LayoutError, a 500). Text a
@@ -81,10 +87,6 @@ def _cell(value, *, max_lines: int = 1) -> str:
     return _text(text)
 
 
-def _money(amount: Decimal | None, currency: str) -> str:
-    return "" if amount is None else money_text(amount, currency)
-
-
 def _table(rows, widths, *, header=True, total_rows=0) -> Table:
     table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
     style = [
@@ -101,12 +103,43 @@ def _table(rows, widths, *, header=True, total_rows=0) -> Table:
     return table
 
 
-def render_invoice_detail(detail: InvoiceDetail) -> bytes:
-    """The PDF of an invoice detail, as bytes."""
+class _NumberedCanvas(Canvas):
+    """'Page 2 of 3': the pages are kept until the end, then numbered."""
+
+    def __init__(self, *args, footer_text: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict] = []
+        self._footer_text = footer_text
+
+    def showPage(self):  # noqa: N802 - reportlab's API
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self):
+        count = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.saveState()
+            self.setFont("Helvetica", 8)
+            self.setFillColor(MUTED)
+            self.drawString(16 * mm, 9 * mm, self._footer_text)
+            self.drawRightString(A4[0] - 16 * mm, 9 * mm, f"Page {self._pageNumber} of {count}")
+            self.restoreState()
+            super().showPage()
+        super().save()
+
+
+def _multiline(*values) -> str:
+    return "<br/>".join(_text(v) for v in values if v)
+
+
+def render_invoice_detail(detail: InvoiceDocument) -> bytes:
+    """The PDF of an invoice document, as bytes: the content of the invoice page."""
     invoice = detail.invoice
     currency = detail.currency
     s = _styles()
     buffer = io.BytesIO()
+    seller = detail.seller
     doc = SimpleDocTemplate(
         buffer,
         pagesize=A4,
@@ -115,7 +148,7 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
         topMargin=16 * mm,
         bottomMargin=16 * mm,
         title=detail.title,
-        author=SELLER,
+        author=seller["name"],
         subject=f"{detail.title}, {detail.month_label}",
         # The same invoice gives the same bytes every time (no render time or random id in
         # the file): a finalized invoice's PDF never changes (SPEC 6).
@@ -129,99 +162,121 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
         ("Month billed", detail.month_label),
         ("Currency", currency),
     ]
-    if invoice.finalized_at:
-        facts.append(("Issued", f"{invoice.finalized_at:%d %b %Y}"))
-    if invoice.due_date:
-        facts.append(("Due", f"{invoice.due_date:%d %b %Y}"))
+    if detail.issued_on:
+        facts.append(("Issued", detail.issued_label))
+    if detail.due_date:
+        facts.append(("Due", detail.due_label))
     if invoice.state == Invoice.State.VOID:
         facts.append(("Void", invoice.void_reason or ""))
-    bill_to = "<br/>".join(
-        _cell(v, max_lines=lines)
-        for v, lines in (
-            (detail.bill_to["name"], 1),
-            (detail.bill_to["billing_email"], 1),
-            (detail.bill_to["billing_address"], CELL_MAX_LINES),
-        )
-        if v
+    seller_text = _multiline(
+        seller["name"], seller["address"], seller["tax_id"] and f"Tax ID {seller['tax_id']}"
+    )
+    bill_to = detail.bill_to
+    buyer_text = _multiline(
+        bill_to["name"],
+        bill_to["billing_address"],
+        bill_to["tax_id"] and f"Tax ID {bill_to['tax_id']}",
+        bill_to["billing_email"],
     )
     header = Table(
         [
             [
-                Paragraph(f"<b>Billed to</b><br/>{bill_to}", s["body"]),
+                Paragraph(f"<b>From</b><br/>{seller_text}", s["body"]),
+                Paragraph(f"<b>Billed to</b><br/>{buyer_text}", s["body"]),
                 Table(
                     [
                         [Paragraph(_text(k), s["muted"]), Paragraph(_cell(v), s["body"])]
                         for k, v in facts
                     ],
-                    colWidths=[28 * mm, 52 * mm],
+                    colWidths=[24 * mm, 38 * mm],
                 ),
             ]
         ],
-        colWidths=[width - 82 * mm, 82 * mm],
+        colWidths=[(width - 64 * mm) / 2, (width - 64 * mm) / 2, 64 * mm],
     )
     header.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story += [header, Spacer(1, 4 * mm)]
     if invoice.state == Invoice.State.DRAFT:
         story.append(
             Paragraph(
-                "Draft: the running month, recomputed as usage is rated. It gets its number "
-                "and becomes due when the month closes.",
+                "Draft: what the running month would bill if it closed now; lines marked "
+                "'Estimate so far' are monthly items as they stand today. It gets its number "
+                "and becomes due when the month closes."
+                if detail.is_running_draft
+                else "Draft: recomputed as usage is rated. It gets its number and becomes due "
+                "when the month closes.",
                 s["muted"],
             )
         )
 
     story.append(Paragraph("Lines", s["h2"]))
-    rows = [
-        [
-            Paragraph("Description", s["head"]),
-            Paragraph("Quantity", s["headnum"]),
-            Paragraph("Unit price", s["headnum"]),
-            Paragraph("Amount", s["headnum"]),
-        ]
-    ]
-    for line in detail.lines:
+    heads = ("Description", "Used", "Covered", "Billed", "Unit price", "Amount")
+    rows = [[Paragraph(h, s["head"] if h == "Description" else s["headnum"]) for h in heads]]
+    group_rows: list[int] = []
+    for group in detail.groups:
+        group_rows.append(len(rows))
+        rows.append([Paragraph(f"<b>{_text(group.title)}</b>", s["body"]), "", "", "", "", ""])
+        for line in group.lines:
+            note = line.kind_label + (f" · days {line.days_label}" if line.days_label else "")
+            usage = line.kind == InvoiceLine.Kind.USAGE
+            rows.append(
+                [
+                    Paragraph(
+                        f"{_text(line.description)}<br/><font color='#5b6475'>{_text(note)}</font>",
+                        s["body"],
+                    ),
+                    Paragraph(_text(qty(line.used)) if line.used is not None else "", s["num"]),
+                    Paragraph(
+                        _text(qty(line.covered)) if line.covered is not None else "", s["num"]
+                    ),
+                    Paragraph(
+                        _text(f"{qty(line.quantity)} {line.unit}".strip())
+                        if line.quantity is not None and usage
+                        else (_text(qty(line.quantity)) if line.quantity is not None else ""),
+                        s["num"],
+                    ),
+                    Paragraph(_text(line.unit_price_label), s["num"]),
+                    Paragraph(_text(money(line.amount, currency)), s["num"]),
+                ]
+            )
         rows.append(
             [
-                Paragraph(
-                    f"{_cell(line.description)}<br/>"
-                    f"<font color='#5b6475'>{_text(line.get_kind_display())}</font>",
-                    s["body"],
-                ),
-                Paragraph(
-                    "" if line.kind == InvoiceLine.Kind.ADJUSTMENT else _text(qty(line.quantity)),
-                    s["num"],
-                ),
-                # A usage line's price is in its description ("7 CNY per 1,000 minutes").
-                Paragraph(
-                    _text(_money(line.unit_price, currency))
-                    if line.kind != InvoiceLine.Kind.USAGE and line.unit_price is not None
-                    else "",
-                    s["num"],
-                ),
-                Paragraph(_text(_money(line.amount, currency)), s["num"]),
+                Paragraph(f"Subtotal, {_text(group.title)}", s["body"]),
+                "",
+                "",
+                "",
+                "",
+                Paragraph(f"<b>{_text(money(group.subtotal, currency))}</b>", s["num"]),
             ]
         )
-    if not detail.lines:
-        rows.append([Paragraph("No lines.", s["muted"]), "", "", ""])
-    totals = [("Total", invoice.total)]
+    if not detail.groups:
+        rows.append([Paragraph("No lines.", s["muted"]), "", "", "", "", ""])
+    totals = [("Total so far" if detail.is_running_draft else "Total", detail.total)]
     if detail.credited:
         totals.append(("Credited", -detail.credited))
     if detail.paid:
         totals.append(("Paid", -detail.paid))
     if invoice.state != Invoice.State.DRAFT:
-        totals.append(("Amount due", detail.amount_due))
+        label = "Amount due"
+        if detail.due_date and detail.amount_due:
+            label += f" by {detail.due_label}"
+        totals.append((label, detail.amount_due))
     for label, amount in totals:
         rows.append(
             [
                 Paragraph(f"<b>{_text(label)}</b>", s["body"]),
                 "",
                 "",
-                Paragraph(f"<b>{_text(_money(amount, currency))}</b>", s["num"]),
+                "",
+                "",
+                Paragraph(f"<b>{_text(money(amount, currency))}</b>", s["num"]),
             ]
         )
-    lines_table = _table(rows, [width - 92 * mm, 24 * mm, 32 * mm, 36 * mm], total_rows=len(totals))
+    widths = [width - 122 * mm, 18 * mm, 18 * mm, 26 * mm, 30 * mm, 30 * mm]
+    lines_table = _table(rows, widths, total_rows=len(totals))
+    extra = [("BACKGROUND", (0, row), (-1, row), LINE) for row in group_rows]
     # The totals stay on the page of the last line, never on a page of their own.
-    lines_table.setStyle(TableStyle([("NOSPLIT", (0, -len(totals) - 1), (-1, -1))]))
+    lines_table.setStyle(TableStyle([("NOSPLIT", (0, -len(totals) - 1), (-1, -1)), *extra]))
     story.append(lines_table)
 
     if detail.credit_notes:
@@ -235,9 +290,9 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
             rows.append(
                 [
                     Paragraph(_cell(note.number), s["body"]),
-                    Paragraph(f"{note.created_at:%d %b %Y}", s["body"]),
+                    Paragraph(_text(local_date(note.created_at)), s["body"]),
                     Paragraph(_cell(note.reason), s["body"]),
-                    Paragraph(_text(_money(note.amount, note.currency)), s["num"]),
+                    Paragraph(_text(money(note.amount, note.currency)), s["num"]),
                 ]
             )
         story.append(
@@ -258,9 +313,9 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
         for payment in detail.payments:
             rows.append(
                 [
-                    Paragraph(f"{payment.received_at:%d %b %Y}", s["body"]),
+                    Paragraph(_text(local_date(payment.received_at)), s["body"]),
                     Paragraph(_cell(payment.reference), s["body"]),
-                    Paragraph(_text(_money(payment.amount, payment.currency)), s["num"]),
+                    Paragraph(_text(money(payment.amount, payment.currency)), s["num"]),
                 ]
             )
         story.append(
@@ -271,22 +326,26 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
                 ]
             )
         )
+    if invoice.state != Invoice.State.DRAFT and seller["payment_instructions"]:
+        story.append(
+            KeepTogether(
+                [
+                    Paragraph("How to pay", s["h2"]),
+                    Paragraph(_text(seller["payment_instructions"]), s["body"]),
+                ]
+            )
+        )
 
-    def footer(canvas, document):
-        canvas.saveState()
-        canvas.setFont("Helvetica", 8)
-        canvas.setFillColor(MUTED)
-        canvas.drawString(doc.leftMargin, 9 * mm, f"{SELLER} · {detail.title}")
-        canvas.drawRightString(doc.leftMargin + doc.width, 9 * mm, f"Page {document.page}")
-        canvas.restoreState()
-
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    footer_text = f"{seller['name']} · {detail.title}".encode("latin-1", "replace").decode(
+        "latin-1"
+    )
+    doc.build(story, canvasmaker=functools.partial(_NumberedCanvas, footer_text=footer_text))
     return buffer.getvalue()
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
     """The PDF of ``invoice`` (any state; a draft says it is one)."""
-    return render_invoice_detail(invoice_detail(invoice=invoice))
+    return render_invoice_detail(invoice_document(invoice=invoice))
 
 
 def invoice_pdf_filename(invoice: Invoice) -> str:

@@ -83,13 +83,31 @@ class ApiKeyCreateForm(AccountChoiceMixin, forms.Form):
 
 
 class ItemForm(forms.Form):
-    """Buy an add-on option or a resource pack by its billable item code."""
+    """Buy an add-on option or a resource pack by its billable item code; ``digest``: the plan
+    the customer confirmed (absent: show the confirmation)."""
 
     item = forms.CharField(max_length=60)
+    digest = forms.CharField(max_length=64, required=False)
+
+
+class BillingProfileForm(forms.Form):
+    """The buyer on invoices: editable by the account's owner, frozen on each invoice at
+    finalization."""
+
+    billing_name = forms.CharField(
+        max_length=200, required=False, label="Legal name",
+        help_text="As it should read on invoices; empty: the account name.",
+    )  # fmt: skip
+    billing_address = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, label="Billing address"
+    )
+    tax_id = forms.CharField(max_length=64, required=False, label="Tax ID")
+    billing_email = forms.EmailField(label="Billing e-mail")
 
 
 class EditionForm(forms.Form):
     edition = forms.SlugField(max_length=20)
+    digest = forms.CharField(max_length=64, required=False)
 
 
 class InviteForm(AccountChoiceMixin, forms.Form):

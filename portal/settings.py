@@ -143,6 +143,18 @@ USE_I18N = True
 
 # --- Billing rules that are settings, not price-book data (SPEC 5) ---------------------------
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=7)
+# The seller on every invoice (page, PDF, API): who issues it and how to pay it. Multi-line
+# values take "\n" in the environment variable.
+BILLING_SELLER_NAME = env.str("BILLING_SELLER_NAME", default="Communications Cloud Ltd.")
+BILLING_SELLER_ADDRESS = env.str(
+    "BILLING_SELLER_ADDRESS", default="1 Example Road\nShenzhen 518000\nChina"
+).replace("\\n", "\n")
+BILLING_SELLER_TAX_ID = env.str("BILLING_SELLER_TAX_ID", default="91440300EXAMPLE0001")
+BILLING_PAYMENT_INSTRUCTIONS = env.str(
+    "BILLING_PAYMENT_INSTRUCTIONS",
+    default="Bank transfer to Example Bank, account 6222 0000 0000 0000, quoting the invoice "
+    "number.",
+).replace("\\n", "\n")
 OVERDUE_GRACE_DAYS = env.int("OVERDUE_GRACE_DAYS", default=7)
 SUSPENDED_CLOSE_DAYS = env.int("SUSPENDED_CLOSE_DAYS", default=90)
 # Late usage (SPEC 6, 7): events of a finalized month are accepted this many days after the

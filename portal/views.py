@@ -15,22 +15,37 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from accounts import permissions
 from accounts import selectors as account_selectors
-from accounts.services import AccessDenied, AccountError, api_key_create, api_key_revoke
+from accounts.services import (
+    AccessDenied,
+    AccountError,
+    api_key_create,
+    api_key_revoke,
+    billing_profile_update,
+)
 from accounts.throttling import PasswordResetThrottle, ThrottledAuthenticationForm
 from billing import selectors
 from billing.calendar import billing_today, month_start, parse_month
+from billing.display import local_date, local_datetime
 from billing.errors import BillingError
-from billing.models import AddOnSubscription
+from billing.models import AddOnSubscription, BillableItem
 from billing.pdf import invoice_pdf as render_invoice_pdf
 from billing.pdf import invoice_pdf_filename
+from billing.selectors import live_usage
+from billing.selectors.documents import invoice_document, invoice_total_shown, unpaid_by_account
 from billing.selectors.restatements import late_usage_for_invoice
 from billing.services import applications as application_services
-from portal.forms import ApiKeyCreateForm, ApplicationCreateForm, EditionForm, ItemForm
+from billing.services.plans import plan_carry_out, plan_preview
+from portal.forms import (
+    ApiKeyCreateForm,
+    ApplicationCreateForm,
+    BillingProfileForm,
+    EditionForm,
+    ItemForm,
+)
 
 CHART_WINDOWS = (30, 90)
 RECENT_CHARGE_DAYS = 7
@@ -105,6 +120,9 @@ class PasswordResetView(auth_views.PasswordResetView):
 @login_required
 def dashboard(request):
     accounts = selectors.dashboard_for_user(user=request.user)
+    unpaid = unpaid_by_account(account_ids=[summary.account.pk for summary in accounts])
+    for summary in accounts:
+        summary.unpaid = unpaid.get(summary.account.pk, {})
     return render(request, "portal/dashboard.html", {"accounts": accounts})
 
 
@@ -190,6 +208,7 @@ def application_detail(request, sdkappid: int):
             "chart_data": _chart_data(usage),
             "chart_windows": CHART_WINDOWS,
             "charge_days": charge_days,
+            "unrated": live_usage.unrated_usage(application_id=application.pk, today=today),
         },
     )
 
@@ -216,6 +235,12 @@ def application_charges(request, sdkappid: int):
             "month": month,
             "months": selectors.charge_months(application=application),
             "item_code": item_code,
+            "item_name": (
+                BillableItem.objects.filter(code=item_code).values_list("name", flat=True).first()
+                if item_code
+                else None
+            )
+            or item_code,
             "charge_days": charge_days,
             "error": error,
         },
@@ -223,9 +248,21 @@ def application_charges(request, sdkappid: int):
     )
 
 
+def _edition_plan(application, code: str, day):
+    return plan_preview(
+        action="edition_change",
+        application=application,
+        day=day,
+        run=lambda: application_services.edition_change(
+            application=application, edition_code=code, effective=day
+        ),
+    )
+
+
 @login_required
 def edition_change(request, sdkappid: int):
-    """GET: the consequences of changing to ``?edition=`` (nothing written). POST: confirm."""
+    """GET: the plan of changing to ``?edition=`` (what it ends, credits and starts; nothing
+    written). POST with the plan's digest: carry out exactly that plan."""
     application = _application(request, sdkappid)
     form = EditionForm(request.POST if request.method == "POST" else request.GET)
     if not form.is_valid():
@@ -236,25 +273,38 @@ def edition_change(request, sdkappid: int):
             status=400,
         )
     code = form.cleaned_data["edition"]
+    day = billing_today()
     if request.method == "POST":
         permissions.role_check(
             user=request.user, account_id=application.account_id, action="applications.purchase"
         )
+    if request.method == "POST" and form.cleaned_data["digest"]:
         try:
-            period = application_services.edition_change(
-                application=application, edition_code=code, actor=request.user
+            period, _ = plan_carry_out(
+                action="edition_change",
+                application=application,
+                day=day,
+                run=lambda: application_services.edition_change(
+                    application=application, edition_code=code, actor=request.user, effective=day
+                ),
+                confirmed_digest=form.cleaned_data["digest"],
             )
         except BillingError as error:
             messages.error(request, error.message)
+            if error.code == "plan_changed":
+                return redirect(f"{reverse('edition_change', args=[sdkappid])}?edition={code}")
         else:
             messages.success(
                 request,
                 f"{application.name} changes to {period.edition.name} on "
-                f"{period.starts_on:%d %b %Y}.",
+                f"{local_date(period.starts_on)}.",
             )
         return redirect("application", sdkappid=application.sdkappid)
     try:
-        preview = selectors.edition_change_preview(application=application, edition_code=code)
+        preview = selectors.edition_change_preview(
+            application=application, edition_code=code, today=day
+        )
+        plan = _edition_plan(application, code, day)
     except BillingError as error:
         return render(
             request,
@@ -262,39 +312,85 @@ def edition_change(request, sdkappid: int):
             {"app": application, "error": error.message},
             status=400,
         )
-    return render(request, "portal/edition_change.html", {"app": application, "preview": preview})
+    return render(
+        request,
+        "portal/edition_change.html",
+        {"app": application, "preview": preview, "plan": plan},
+    )
 
 
-def _buy(request, sdkappid: int, service, what: str):
+PURCHASES = {
+    "addon": ("add-on option", "addon_buy", application_services.addon_subscribe),
+    "pack": ("resource pack", "pack_buy", application_services.resource_pack_purchase),
+}
+
+
+def _buy(request, sdkappid: int, kind: str):
+    """GET ?item= (or POST without a digest): the confirmation, with the plan the purchase
+    would carry out: price, term or validity, the invoice it lands on. POST with the plan's
+    digest: buy exactly that."""
     application = _application(request, sdkappid)
-    if (refused := _post_only(request)) is not None:
-        return refused
     permissions.role_check(
         user=request.user, account_id=application.account_id, action="applications.purchase"
     )
-    form = ItemForm(request.POST)
+    what, url_name, service = PURCHASES[kind]
+    form = ItemForm(request.POST if request.method == "POST" else request.GET)
     if not form.is_valid():
-        messages.error(request, f"Choose the {what} to buy.")
-    else:
+        if request.method == "POST":
+            messages.error(request, f"Choose the {what} to buy.")
+            return redirect("application", sdkappid=application.sdkappid)
+        return render(
+            request,
+            "portal/purchase_confirm.html",
+            {"app": application, "error": f"item: choose the {what} to buy."},
+            status=400,
+        )
+    code, digest = form.cleaned_data["item"], form.cleaned_data["digest"]
+    day = billing_today()
+
+    def run(actor=None):
+        return lambda: service(application=application, item_code=code, actor=actor, day=day)
+
+    if request.method == "POST" and digest:
         try:
-            bought = service(
-                application=application, item_code=form.cleaned_data["item"], actor=request.user
+            bought, _ = plan_carry_out(
+                action=kind,
+                application=application,
+                day=day,
+                run=run(request.user),
+                confirmed_digest=digest,
             )
         except BillingError as error:
             messages.error(request, error.message)
+            if error.code != "plan_changed":
+                return redirect("application", sdkappid=application.sdkappid)
         else:
             messages.success(request, f"Bought {bought.item.name} for {application.name}.")
-    return redirect("application", sdkappid=application.sdkappid)
+            return redirect("application", sdkappid=application.sdkappid)
+    try:
+        item = BillableItem.objects.get(code=code)
+        plan = plan_preview(action=kind, application=application, day=day, run=run())
+    except BillableItem.DoesNotExist:
+        messages.error(request, f"item: no {what} {code!r}.")
+        return redirect("application", sdkappid=application.sdkappid)
+    except BillingError as error:
+        messages.error(request, error.message)
+        return redirect("application", sdkappid=application.sdkappid)
+    return render(
+        request,
+        "portal/purchase_confirm.html",
+        {"app": application, "item": item, "plan": plan, "what": what, "url_name": url_name},
+    )
 
 
 @login_required
 def addon_buy(request, sdkappid: int):
-    return _buy(request, sdkappid, application_services.addon_subscribe, "add-on option")
+    return _buy(request, sdkappid, "addon")
 
 
 @login_required
 def pack_buy(request, sdkappid: int):
-    return _buy(request, sdkappid, application_services.resource_pack_purchase, "resource pack")
+    return _buy(request, sdkappid, "pack")
 
 
 @login_required
@@ -320,7 +416,7 @@ def addon_cancel(request, sdkappid: int, subscription_id: int):
         messages.success(
             request,
             f"{subscription.item.name} cancelled: it runs until "
-            f"{subscription.ends_on:%d %b %Y} and is not renewed.",
+            f"{local_date(subscription.ends_on)} and is not renewed.",
         )
     return redirect("application", sdkappid=application.sdkappid)
 
@@ -334,17 +430,21 @@ def addon_cancel(request, sdkappid: int, subscription_id: int):
 def invoice_list(request):
     allowed = set(_accounts_allowing(request, "invoices.read").values_list("pk", flat=True))
     invoices = list(selectors.invoices_for_user(user=request.user).filter(account_id__in=allowed))
+    today = billing_today()
     for invoice in invoices:
         invoice.amount_due = selectors.amount_due(
             invoice, credited=invoice.credited, paid=invoice.paid
         )
+        # The running month's draft reads the one month-to-date figure.
+        invoice.shown_total = invoice_total_shown(invoice, today)
+    unpaid = unpaid_by_account(account_ids=sorted({invoice.account_id for invoice in invoices}))
     return render(
         request,
         "portal/invoice_list.html",
         {
             "invoices": invoices,
             "balances": [
-                (account, balances)
+                (account, balances, unpaid.get(account.pk, {}))
                 for account, balances in selectors.balances_for_user(user=request.user)
                 if account.pk in allowed
             ],
@@ -354,6 +454,7 @@ def invoice_list(request):
             "payments": selectors.payments_for_user(user=request.user).filter(
                 account_id__in=allowed
             ),
+            "today": today,
         },
     )
 
@@ -361,13 +462,20 @@ def invoice_list(request):
 @login_required
 def invoice_detail(request, invoice_id: int):
     invoice = _invoice(request, invoice_id)
-    detail = selectors.invoice_detail(invoice=invoice)
+    detail = invoice_document(invoice=invoice)
     # Late usage of this closed month: shown on the page, never part of the invoice (its PDF).
     late = late_usage_for_invoice(invoice=invoice)
     return render(
         request,
         "portal/invoice_detail.html",
-        {"detail": detail, "invoice": invoice, "late_usage": late},
+        {
+            "detail": detail,
+            "invoice": invoice,
+            "late_usage": late,
+            "can_edit_profile": account_selectors.may_edit_billing_profile(
+                user=request.user, account=invoice.account
+            ),
+        },
     )
 
 
@@ -432,17 +540,61 @@ def api_keys(request):
 
 @login_required
 def api_key_revoke_view(request, key_id: int):
+    """GET (or POST without ``confirm``): what revoking the key does. POST with confirm:
+    revoke it."""
     key = get_object_or_404(account_selectors.api_keys_for_user(user=request.user), pk=key_id)
-    if (refused := _post_only(request)) is not None:
-        return refused
-    if key.revoked_at is None:
-        try:
-            key = api_key_revoke(key=key, actor=request.user, check_role=True)
-        except AccessDenied as refused:
-            raise PermissionDenied(str(refused)) from None
-        messages.success(
+    if request.method == "POST" and request.POST.get("confirm") == str(key.pk):
+        if key.revoked_at is None:
+            try:
+                key = api_key_revoke(key=key, actor=request.user, check_role=True)
+            except AccessDenied as refused:
+                raise PermissionDenied(str(refused)) from None
+            messages.success(
+                request,
+                f"Key {key.prefix}… revoked at {local_datetime(key.revoked_at)}; "
+                "it no longer authenticates.",
+            )
+        return redirect(reverse("api_keys"))
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return render(request, "portal/api_key_revoke.html", {"key": key})
+
+
+# --------------------------------------------------------------------------------------------
+# Billing profile (the buyer on invoices)
+# --------------------------------------------------------------------------------------------
+
+
+@login_required
+def billing_profile(request, account_id: int):
+    """The account owner edits the billing details future invoices carry."""
+    account = get_object_or_404(
+        selectors.accounts_for_user(user=request.user).distinct(), pk=account_id
+    )
+    if not account_selectors.may_edit_billing_profile(user=request.user, account=account):
+        return render(
             request,
-            f"Key {key.prefix}… revoked at {timezone.localtime(key.revoked_at):%d %b %Y %H:%M}; "
-            "it no longer authenticates.",
+            "portal/billing_profile.html",
+            {"account": account, "forbidden": True},
+            status=403,
         )
-    return redirect(reverse("api_keys"))
+    initial = {
+        "billing_name": account.billing_name,
+        "billing_address": account.billing_address,
+        "tax_id": account.tax_id,
+        "billing_email": account.billing_email,
+    }
+    form = BillingProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if form.is_valid():
+            billing_profile_update(account=account, **form.cleaned_data)
+            messages.success(
+                request,
+                "Billing profile saved. Invoices issued from now on carry these details; "
+                "issued invoices keep the details they were issued with.",
+            )
+            return redirect("billing_profile", account_id=account.pk)
+        return render(
+            request, "portal/billing_profile.html", {"account": account, "form": form}, status=400
+        )
+    return render(request, "portal/billing_profile.html", {"account": account, "form": form})

@@ -58,6 +58,11 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("api-keys/", views.api_keys, name="api_keys"),
     path("api-keys/<int:key_id>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
+    path(
+        "accounts/<int:account_id>/billing-profile/",
+        views.billing_profile,
+        name="billing_profile",
+    ),
     # Teams and access (issue 19)
     path("team/", team_views.team, name="team"),
     path("team/audit/", team_views.audit_trail, name="audit_trail"),

@@ -27,6 +27,7 @@ from billing.admin.forms import (
     received_at,
 )
 from billing.calendar import billing_today
+from billing.display import rfc3339
 from billing.errors import BillingError
 from billing.models import (
     CreditNote,
@@ -410,7 +411,7 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
                     invoice.credited_sum,
                     invoice.paid_sum,
                     self.amount_due(invoice),
-                    invoice.finalized_at.isoformat() if invoice.finalized_at else "",
+                    rfc3339(invoice.finalized_at) if invoice.finalized_at else "",
                     invoice.due_date or "",
                 ]
             )

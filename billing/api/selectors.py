@@ -3,17 +3,10 @@
 import datetime as dt
 
 from django.db.models import (
-    Case,
-    CharField,
-    Count,
-    Max,
     OuterRef,
     Prefetch,
     QuerySet,
     Subquery,
-    Sum,
-    Value,
-    When,
 )
 
 from billing.models import (
@@ -24,12 +17,12 @@ from billing.models import (
     EditionPeriod,
     Invoice,
     InvoiceLine,
-    Metric,
     Payment,
     ResourcePack,
     UsageEvent,
 )
 from billing.parsing import is_ascii_digits
+from billing.selectors.live_usage import rated_days, usage_by_day, usage_quantity  # noqa: F401
 
 
 def invoices_visible(*, account_id: int | None) -> QuerySet[Invoice]:
@@ -89,28 +82,3 @@ def charges_of(*, application: Application) -> QuerySet[Charge]:
 
 def usage_events_of(*, application: Application) -> QuerySet[UsageEvent]:
     return UsageEvent.objects.filter(application=application)
-
-
-def usage_by_day(events: QuerySet[UsageEvent]) -> QuerySet:
-    """Per billing day, metric and (video) resolution: the number of events and the quantity
-    as SPEC 7 aggregates it: distinct users for im.login, the highest count for
-    im.group_count, the sum otherwise. One GROUP BY query; rows are dicts."""
-    resolution = Case(
-        When(metric=Metric.TRTC_VIDEO_SECONDS, then="dimension"),
-        default=Value(None),
-        output_field=CharField(),
-    )
-    return events.values("billing_day", "metric", resolution=resolution).annotate(
-        events=Count("id"),
-        total=Sum("value"),
-        peak=Max("value"),
-        users=Count("dimension", distinct=True),
-    )
-
-
-def usage_quantity(row: dict):
-    if row["metric"] == Metric.IM_LOGIN:
-        return row["users"]
-    if row["metric"] == Metric.IM_GROUP_COUNT:
-        return row["peak"]
-    return row["total"]

@@ -11,14 +11,13 @@ from billing.models import (
     CreditNote,
     Currency,
     Invoice,
-    InvoiceLine,
     InvoiceState,
     Metric,
     Payment,
     Region,
 )
 from billing.parsing import ParseError, format_timestamp, parse_money, parse_timestamp
-from billing.selectors import invoice_amount_due
+from billing.selectors.documents import invoice_total_shown
 from billing.selectors.restatements import late_usage_for_invoice
 
 
@@ -145,6 +144,9 @@ class UsageDaySerializer(serializers.Serializer):
         allow_null=True, help_text="trtc.video_seconds only: sd, hd, fhd, 2k or 4k."
     )
     events = serializers.IntegerField()
+    rated = serializers.BooleanField(
+        help_text="false: not yet rated (today's usage is rated the next day); no charge yet."
+    )
     quantity = Quantity(
         help_text="im.login: distinct users; im.group_count: the day's highest count; "
         "every other metric: the sum of the values (seconds, messages, images)."
@@ -266,7 +268,7 @@ class InvoiceSummarySerializer(OutputModelSerializer):
     month = MonthField()
     currency = serializers.ChoiceField(choices=Currency.choices)
     state = serializers.ChoiceField(choices=InvoiceState.choices)
-    total = Money()
+    total = serializers.SerializerMethodField()
 
     class Meta:
         model = Invoice
@@ -285,20 +287,68 @@ class InvoiceSummarySerializer(OutputModelSerializer):
         ]
         read_only_fields = fields
 
-
-class InvoiceLineSerializer(OutputModelSerializer):
-    application = serializers.IntegerField(
-        source="application.sdkappid", allow_null=True, default=None, help_text="SDKAppID."
+    @extend_schema_field(
+        serializers.DecimalField(
+            **MONEY,
+            help_text="The running month's draft: the month-to-date total (what the month "
+            "would bill if it closed now).",
+        )
     )
-    item = serializers.CharField(source="item.code", allow_null=True, default=None)
-    quantity = Quantity()
+    def get_total(self, invoice):
+        total = invoice_total_shown(invoice)
+        return serializers.DecimalField(**MONEY).to_representation(total)
+
+
+class InvoiceLineSerializer(serializers.Serializer):
+    """One line of ``billing.selectors.documents.InvoiceDocument``, as page and PDF show it."""
+
+    kind = serializers.CharField()
+    application = serializers.IntegerField(
+        source="sdkappid", allow_null=True, help_text="SDKAppID."
+    )
+    item = serializers.CharField(source="item_code", allow_null=True)
+    description = serializers.CharField()
+    used_quantity = Quantity(source="used", allow_null=True, help_text="Usage lines: used.")
+    covered_quantity = Quantity(
+        source="covered",
+        allow_null=True,
+        help_text="Usage lines: covered by the free allowance or resource packs.",
+    )
+    quantity = Quantity(allow_null=True, help_text="Billed (usage lines) or 1 (a purchase).")
+    unit = serializers.CharField(help_text="The unit of the quantities, singular.")
     unit_price = Price(allow_null=True)
+    unit_price_text = serializers.CharField(
+        source="unit_price_label", help_text="'7.00 CNY per 1,000 minutes'."
+    )
+    first_day = serializers.DateField(allow_null=True)
+    last_day = serializers.DateField(allow_null=True)
+    estimate = serializers.BooleanField(
+        help_text="A monthly item as it stands today, on the running month's draft."
+    )
     amount = Money()
 
-    class Meta:
-        model = InvoiceLine
-        fields = ["kind", "application", "item", "description", "quantity", "unit_price", "amount"]
-        read_only_fields = fields
+
+class LineGroupSerializer(serializers.Serializer):
+    application = serializers.IntegerField(
+        source="sdkappid", allow_null=True, help_text="SDKAppID; null: the account's lines."
+    )
+    title = serializers.CharField()
+    subtotal = Money()
+    lines = InvoiceLineSerializer(many=True)
+
+
+class SellerSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    address = serializers.CharField()
+    tax_id = serializers.CharField()
+    payment_instructions = serializers.CharField()
+
+
+class BuyerSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    billing_email = serializers.CharField()
+    billing_address = serializers.CharField()
+    tax_id = serializers.CharField()
 
 
 class CreditNoteSerializer(OutputModelSerializer):
@@ -345,28 +395,38 @@ class LateUsageSerializer(serializers.Serializer):
     billed_on = LateUsageBilledSerializer(many=True, source="billed_lines")
 
 
-class InvoiceSerializer(InvoiceSummarySerializer):
+class InvoiceSerializer(serializers.Serializer):
+    """An ``InvoiceDocument``: the content of the invoice page and PDF. The running month's
+    draft carries the month-to-date total and its estimated monthly lines."""
+
+    id = serializers.IntegerField(source="invoice.id")
+    number = serializers.CharField(source="invoice.number", allow_null=True)
+    account = serializers.IntegerField(source="invoice.account_id")
+    month = MonthField(source="invoice.month")
+    currency = serializers.ChoiceField(choices=Currency.choices)
+    state = serializers.ChoiceField(source="invoice.state", choices=InvoiceState.choices)
+    total = Money()
+    finalized_at = serializers.DateTimeField(source="invoice.finalized_at", allow_null=True)
+    issued_on = serializers.DateField(
+        allow_null=True, help_text="The billing day (billing time zone) of finalization."
+    )
+    due_date = serializers.DateField(allow_null=True)
+    paid_at = serializers.DateTimeField(source="invoice.paid_at", allow_null=True)
+    voided_at = serializers.DateTimeField(source="invoice.voided_at", allow_null=True)
     amount_due = serializers.SerializerMethodField()
-    lines = InvoiceLineSerializer(many=True)
+    seller = SellerSerializer()
+    buyer = BuyerSerializer(source="bill_to")
+    has_estimates = serializers.BooleanField()
+    groups = LineGroupSerializer(many=True)
+    lines = InvoiceLineSerializer(many=True, help_text="Every line, in the order of the groups.")
     credit_notes = CreditNoteSerializer(many=True)
     payments = PaymentSerializer(many=True)
     late_usage = serializers.SerializerMethodField()
 
-    class Meta(InvoiceSummarySerializer.Meta):
-        fields = [
-            *InvoiceSummarySerializer.Meta.fields,
-            "amount_due",
-            "lines",
-            "credit_notes",
-            "payments",
-            "late_usage",
-        ]
-        read_only_fields = fields
-
     @extend_schema_field(LateUsageSerializer(allow_null=True))
-    def get_late_usage(self, invoice):
+    def get_late_usage(self, document):
         """A closed invoice: the usage that arrived after it was finalized (never on it)."""
-        late = late_usage_for_invoice(invoice=invoice)
+        late = late_usage_for_invoice(invoice=document.invoice)
         return LateUsageSerializer(late).data if late is not None else None
 
     @extend_schema_field(
@@ -376,10 +436,10 @@ class InvoiceSerializer(InvoiceSummarySerializer):
             help_text="Total less credit notes and payments; null for a draft (not due yet).",
         )
     )
-    def get_amount_due(self, invoice):
-        if invoice.is_draft:
+    def get_amount_due(self, document):
+        if document.invoice.is_draft:
             return None
-        return serializers.DecimalField(**MONEY).to_representation(invoice_amount_due(invoice))
+        return serializers.DecimalField(**MONEY).to_representation(document.amount_due)
 
 
 # --------------------------------------------------------------------------------------------

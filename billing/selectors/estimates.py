@@ -132,6 +132,8 @@ def month_to_date(
                     "exact_amount": draft.amount,
                     # After the application's daily usage lines (sort keys of invoice_line_specs).
                     "sort_key": monthly_key(application.sdkappid, draft.item_code),
+                    # A monthly item as it stands today (SPEC 8): an estimate until the close.
+                    "estimate": True,
                 }
             )
     result = []

@@ -4,14 +4,14 @@ credited, paid and due, balances, and an invoice as the customer reads it."""
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain
 
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Max, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from billing.calendar import month_end, month_start
+from billing.display import local_date, money, unit_plural
 from billing.errors import BillingError
 from billing.line_order import purchase_key, usage_key
 from billing.models import (
@@ -32,8 +32,7 @@ from billing.sums import MoneyAmount, money_sum
 
 
 def _units(quantity: Decimal, unit: str) -> str:
-    plural = quantity != 1 and not unit.endswith("s")
-    return f"{qty(quantity)} {unit}{'s' if plural else ''}"
+    return f"{qty(quantity)} {unit_plural(unit, quantity)}"
 
 
 def invoice_line_specs(
@@ -107,12 +106,15 @@ def _usage_specs(charges):
             billable=Sum("billable_quantity"),
             covered=Sum("covered_quantity"),
             exact_amount=money_sum("amount", decimal_places=8),
+            first_day=Min("day"),
+            last_day=Max("day"),
         )
         .order_by("application__sdkappid", "item__sort_order", "item_id", "unit_price")
     )
     for (
         account_id, currency, application_id, sdkappid, app_name, item_id, item_name, unit,
-        sort_order, kind, unit_price, per, used, quantity, covered, exact_amount,
+        sort_order, kind, unit_price, per, used, quantity, covered, exact_amount, first_day,
+        last_day,
     ) in usage:  # fmt: skip
         if kind == BillableItem.Kind.ADDON_ACCRUAL:
             unit = "day"  # message history accrues per day enabled (SPEC 4.3)
@@ -139,6 +141,10 @@ def _usage_specs(charges):
                     "unit_price": unit_price,
                     "exact_amount": exact_amount,
                     "sort_key": usage_key(sdkappid, sort_order),
+                    "used_quantity": used,
+                    "covered_quantity": covered,
+                    "first_day": first_day,
+                    "last_day": last_day,
                 }
             ),
         )
@@ -158,7 +164,8 @@ def _term_specs(terms):
                     "term_id": term["pk"],
                     "description": (
                         f"{term['item__name']}, {term['application__name']} ({sdkappid}): "
-                        f"prepaid term {term['starts_on']:%d %b %Y} to {term['ends_on']:%d %b %Y}"
+                        f"prepaid term {local_date(term['starts_on'])} to "
+                        f"{local_date(term['ends_on'])}"
                     ),
                     "quantity": Decimal(1),
                     "unit_price": term["amount"],
@@ -187,8 +194,9 @@ def _proration_specs(terms):
                     "description": (
                         f"Credit for the unused days of {term['item__name']}, "
                         f"{term['application__name']} ({term['application__sdkappid']}): term "
-                        f"{starts_on:%d %b %Y} to {ends_on:%d %b %Y} ended on {cut_on:%d %b %Y}; "
-                        f"{term['amount']} x {unused} / {total_days} days"
+                        f"{local_date(starts_on)} to {local_date(ends_on)} ended on "
+                        f"{local_date(cut_on)}; {money(term['amount'], term['currency'])} "
+                        f"\u00d7 {unused} / {total_days} days"
                     ),
                     "quantity": Decimal(unused),
                     "unit_price": None,
@@ -214,7 +222,7 @@ def _pack_specs(packs):
                     "pack_id": pack["pk"],
                     "description": (
                         f"{pack['item__name']}, {pack['application__name']} ({sdkappid}): valid "
-                        f"{pack['valid_from']:%d %b %Y} to {pack['valid_until']:%d %b %Y}"
+                        f"{local_date(pack['valid_from'])} to {local_date(pack['valid_until'])}"
                     ),
                     "quantity": Decimal(1),
                     "unit_price": pack["amount"],
@@ -341,61 +349,7 @@ def payments_for_user(*, user) -> QuerySet[Payment]:
     )
 
 
-@dataclass
-class InvoiceDetail:
-    """One invoice as the customer reads it, on the page and in the PDF alike."""
-
-    invoice: Invoice
-    title: str
-    bill_to: dict  # name, billing_email, billing_address
-    lines: list[InvoiceLine]
-    credit_notes: list[CreditNote]
-    payments: list[Payment]
-    credited: Decimal
-    paid: Decimal
-    amount_due: Decimal  # nothing on a draft (not issued yet) or a void invoice
-
-    @property
-    def currency(self) -> str:
-        return self.invoice.currency
-
-    @property
-    def month_label(self) -> str:
-        return f"{self.invoice.month:%B %Y}"
-
-
 def invoice_title(invoice: Invoice) -> str:
     if invoice.number:
         return f"Invoice {invoice.number}"
     return f"Draft invoice {invoice.month:%B %Y} ({invoice.currency})"
-
-
-def invoice_detail(*, invoice: Invoice) -> InvoiceDetail:
-    """Lines with their explanations, credit notes, payments and what is due. An issued
-    invoice shows the billing details frozen at finalization; a draft the current ones."""
-    lines = list(invoice.lines.select_related("application", "item").order_by("sort_key", "pk"))
-    credit_notes = list(invoice.credit_notes.order_by("created_at", "pk"))
-    payments = list(invoice.payments.order_by("received_at", "pk"))
-    credited = sum((note.amount for note in credit_notes), ZERO)
-    paid = sum((payment.amount for payment in payments), ZERO)
-    account = invoice.account
-    bill_to = invoice.billing_snapshot or {
-        "name": account.name,
-        "billing_email": account.billing_email,
-        "billing_address": account.billing_address,
-    }
-    return InvoiceDetail(
-        invoice=invoice,
-        title=invoice_title(invoice),
-        bill_to={
-            "name": bill_to.get("name", ""),
-            "billing_email": bill_to.get("billing_email") or bill_to.get("email", ""),
-            "billing_address": bill_to.get("billing_address", ""),
-        },
-        lines=lines,
-        credit_notes=credit_notes,
-        payments=payments,
-        credited=credited,
-        paid=paid,
-        amount_due=amount_due(invoice, credited=credited, paid=paid),
-    )

@@ -11,6 +11,7 @@ from django.db.models import Max, Q, QuerySet, Sum
 from accounts.models import Account, Membership
 from billing import catalog
 from billing.calendar import billing_today, month_end, month_start
+from billing.display import local_date
 from billing.models import (
     AddOnSubscription,
     Application,
@@ -279,7 +280,7 @@ def application_overview(
         targets = []
         edition_blocked = (
             f"A change to {pending_period.edition.name} takes effect on "
-            f"{pending_period.starts_on:%d %b %Y}."
+            f"{local_date(pending_period.starts_on)}."
         )
 
     # Add-ons: what runs, and what the edition may buy now (one option of each add-on).

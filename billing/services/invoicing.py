@@ -49,6 +49,10 @@ LINE_FIELDS = (
     "term_id",
     "pack_id",
     "sort_key",
+    "used_quantity",
+    "covered_quantity",
+    "first_day",
+    "last_day",
 )
 
 AMOUNT_AT = LINE_FIELDS.index("amount")
@@ -133,6 +137,10 @@ def _invoices_refresh_month(
                 spec.get("term_id"),
                 spec.get("pack_id"),
                 spec["sort_key"],
+                spec.get("used_quantity"),
+                spec.get("covered_quantity"),
+                spec.get("first_day"),
+                spec.get("last_day"),
             )
             for spec in specs.get(key, [])
         ]
@@ -224,6 +232,8 @@ def billing_snapshot(account: Account) -> dict:
         "name": account.name,
         "billing_email": account.billing_email,
         "billing_address": account.billing_address,
+        "billing_name": account.billing_name,
+        "tax_id": account.tax_id,
     }
 
 

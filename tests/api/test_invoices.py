@@ -175,7 +175,8 @@ def test_owner_reads_an_issued_invoice_by_number_with_its_lines(owner_client, in
         "1006.00",
     )
     descriptions = [line.pop("description") for line in body["lines"]]
-    assert body["lines"] == [
+    keys = ("kind", "application", "item", "quantity", "unit_price", "amount")
+    assert [{key: line[key] for key in keys} for line in body["lines"]] == [
         {
             "kind": "prepaid",
             "application": 1400000777,
@@ -193,6 +194,10 @@ def test_owner_reads_an_issued_invoice_by_number_with_its_lines(owner_client, in
             "amount": "7.00",
         },
     ]
+    assert body["lines"][1]["unit_price_text"] == "7.00 CNY per 1,000 minutes"
+    assert [g["application"] for g in body["groups"]] == [1400000777]
+    assert body["groups"][0]["subtotal"] == "1006.00"  # 999 + 7
+    assert body["seller"]["name"] and body["buyer"]["name"] == march.account.name
     assert "prepaid term 15 Mar 2025 to 14 Apr 2025" in descriptions[0]
     assert "TRTC audio" in descriptions[1]
 

@@ -99,6 +99,23 @@ def test_docs_are_served_from_local_static_files(client, page):
             assert finders.find(source.removeprefix("/static/")), source
 
 
+def test_every_operation_has_a_description_written_for_its_readers(client):
+    schema = client.get("/api/schema/?format=json").json()
+    internal = "What every API view shares"  # the mixin's docstring, for maintainers
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            text = operation.get("description") or ""
+            assert len(text) > 40 and internal not in text, (method, path, text[:60])
+
+
+def test_redoc_draws_nothing_from_the_internet(client):
+    """The Redoc bundle shows the Redocly logo from a CDN: the page allows images from this
+    site only and hides that link."""
+    html = client.get("/api/docs/redoc/").content.decode()
+    assert "img-src 'self' data: blob:" in html
+    assert 'a[href^="https://redocly.com"] { display: none; }' in html
+
+
 # --------------------------------------------------------------------------------------------
 # schemathesis
 # --------------------------------------------------------------------------------------------

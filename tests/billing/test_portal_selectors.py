@@ -11,6 +11,7 @@ from accounts.services import account_create
 from billing import selectors
 from billing.errors import BillingError
 from billing.models import Invoice, PrepaidTerm
+from billing.selectors.documents import invoice_document
 from billing.services.applications import (
     addon_subscribe,
     application_create,
@@ -329,7 +330,7 @@ def test_invoice_detail_lines_credit_notes_payments_and_amount_due(october_invoi
     PaymentFactory(account=invoice.account, invoice=invoice, amount=Decimal("500.00"))
     PaymentFactory(account=invoice.account, amount=Decimal("50.00"))  # not for this invoice
 
-    detail = selectors.invoice_detail(invoice=invoice)
+    detail = invoice_document(invoice=invoice)
 
     assert detail.title == f"Invoice {invoice.number}"
     assert [line.amount for line in detail.lines] == [Decimal("999.00"), Decimal("1000.00")]

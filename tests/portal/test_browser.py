@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from accounts.services import account_create
-from billing.calendar import billing_today, month_start
+from accounts.services import account_create, api_key_create
+from billing.calendar import billing_today, billing_tz, month_start
 from billing.models import Invoice
 from billing.services.applications import application_create, edition_change
 from billing.services.ingestion import SYSTEM, usage_events_ingest
@@ -77,7 +77,11 @@ def customer(db):
         account=account, name="Legacy app", region="cn", created_on=months_ago(2)
     )
     edition_change(application=legacy, edition_code="pro", effective=months_ago(2))
-    close_month(month=months_ago(2))
+    account.billing_name = "Browser Co Ltd."
+    account.billing_address = "88 Browser Road\nShanghai"
+    account.tax_id = "TAX-BROWSER-42"
+    account.save()
+    close_month(month=months_ago(2))  # the invoice snapshots the billing profile
 
     yesterday = billing_today() - dt.timedelta(days=1)
     first = yesterday - dt.timedelta(days=USAGE_DAYS - 1)
@@ -111,7 +115,15 @@ def customer(db):
     for back in range(3):
         bill_day(day=yesterday - dt.timedelta(days=back))
     invoice = Invoice.objects.get(account=account, month=months_ago(2))
-    return {"invoice": invoice, "yesterday_dau": 5 + USAGE_DAYS - 1}
+    _, raw_key = api_key_create(account=account, name="browser reporter")
+    return {
+        "raw_key": raw_key,
+        "invoice": invoice,
+        "yesterday_dau": 5 + USAGE_DAYS - 1,
+        "legacy": legacy,
+        "charts": charts,
+        "account": account,
+    }
 
 
 def test_customer_journey_in_chromium(customer, server, browser):
@@ -152,8 +164,18 @@ def test_customer_journey_in_chromium(customer, server, browser):
     page.click("button:has-text('Confirm: change to Pro')")
     expect(page.get_by_test_id("edition")).to_have_text("Pro")
 
-    # Buy an add-on and see its charge in the month so far.
+    # Buy an add-on: a confirmation first (price, term, the invoice it lands on), then the
+    # charge in the month so far.
     page.click("button[aria-label='Buy Unlimited live groups (AVChatRoom)']")
+    confirm = page.locator("#confirm")
+    today = billing_today()
+    expect(confirm).to_contain_text("prepaid term")
+    expect(page.get_by_test_id("plan-start")).to_contain_text("1,000.00 CNY")
+    expect(page.get_by_test_id("plan-start")).to_contain_text(f"{today.day} {today:%b %Y} to")
+    expect(page.get_by_test_id("plan-invoice-CNY")).to_contain_text("1,000.00 CNY")
+    expect(confirm).to_contain_text(f"{today:%B %Y} invoice")
+    page.screenshot(path=OUTPUT / "purchase-confirm.png", full_page=True)
+    page.click("button:has-text('Confirm: buy Unlimited live groups (AVChatRoom)')")
     expect(page.locator(".message.success")).to_contain_text(
         "Bought Unlimited live groups (AVChatRoom)"
     )
@@ -186,6 +208,17 @@ def test_customer_journey_in_chromium(customer, server, browser):
     page.click(f"text={invoice.number}")
     expect(page.locator("h1")).to_have_text(f"Invoice {invoice.number}")
     expect(page.get_by_test_id("invoice-total")).to_have_text("999.00 CNY")
+    # Fileable: seller and buyer, the due date, a subtotal per application.
+    expect(page.get_by_test_id("seller")).to_contain_text("Communications Cloud Ltd.")
+    expect(page.get_by_test_id("seller")).to_contain_text("Tax ID 91440300EXAMPLE0001")
+    expect(page.get_by_test_id("buyer")).to_contain_text("Browser Co Ltd.")
+    expect(page.get_by_test_id("buyer")).to_contain_text("TAX-BROWSER-42")
+    expect(page.get_by_test_id("buyer")).to_contain_text("88 Browser Road")
+    due = invoice.due_date
+    expect(page.get_by_test_id("due-date")).to_have_text(f"{due.day} {due:%b %Y}")
+    legacy = customer["legacy"]
+    expect(page.get_by_test_id(f"subtotal-{legacy.sdkappid}")).to_have_text("999.00 CNY")
+    expect(page.locator("#payment-instructions")).to_contain_text("Bank transfer")
     page.screenshot(path=OUTPUT / "invoice.png", full_page=True)
     with page.expect_download() as download_info:
         page.click("text=Download PDF")
@@ -194,7 +227,20 @@ def test_customer_journey_in_chromium(customer, server, browser):
     data = Path(download.path()).read_bytes()
     assert data.startswith(b"%PDF-")
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    text = " ".join(text.split())  # cells wrap their lines
     assert invoice.number in text and "999.00 CNY" in text
+    for expected in (
+        "Communications Cloud Ltd.",
+        "Tax ID 91440300EXAMPLE0001",
+        "Browser Co Ltd.",
+        "88 Browser Road",
+        "Tax ID TAX-BROWSER-42",
+        f"Subtotal, Legacy app (SDKAppID {legacy.sdkappid})",
+        f"{due.day} {due:%b %Y}",
+        "How to pay",
+        "Page 1 of 1",
+    ):
+        assert expected in text, f"{expected!r} not in the PDF"
 
     assert problems == []
     context.close()
@@ -209,14 +255,93 @@ def test_mobile_layout_keeps_tables_inside_the_screen(customer, server, browser)
     page.fill("#id_password", PASSWORD)
     page.click("button:has-text('Log in')")
     page.wait_for_selector("table.apps")
-    for path in ("/", f"/invoices/{customer['invoice'].pk}/"):
+    for path, shot in (
+        ("/", "dashboard-mobile.png"),
+        ("/invoices/", "invoices-mobile.png"),
+        (f"/invoices/{customer['invoice'].pk}/", None),
+    ):
         page.goto(server.url + path)
-        # Wide tables scroll inside their box; the page itself never scrolls sideways.
+        # The page itself never scrolls sideways, and no table hides its columns off-screen.
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow}px wider than the phone screen"
+        clipped = page.evaluate(
+            "[...document.querySelectorAll('.table-wrap')]"
+            ".filter(w => w.scrollWidth > w.clientWidth + 1).length"
+        )
+        assert clipped == 0, f"{path}: {clipped} table(s) wider than the screen"
+        if shot:
+            page.screenshot(path=OUTPUT / shot, full_page=True)
     # On a phone the invoice shows each line's description and amount without scrolling.
     due = page.get_by_test_id("amount-due").bounding_box()
     assert due["x"] + due["width"] <= 390
     assert page.get_by_test_id("amount-due").inner_text() == "999.00 CNY"
     page.screenshot(path=OUTPUT / "invoice-mobile.png", full_page=True)
+    context.close()
+
+
+def test_usage_posted_through_the_api_shows_at_once_as_not_yet_rated(customer, server, browser):
+    """Events accepted by POST /api/v1/usage-events appear on the application page right
+    away, marked not yet rated (rating runs the next day)."""
+    import json
+    import urllib.request
+
+    charts = customer["charts"]
+    today = billing_today()
+    # Moments earlier today (never in the future, never yesterday).
+    now = dt.datetime.now(billing_tz())
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def earlier(seconds: int) -> str:
+        return max(
+            midnight + dt.timedelta(seconds=1), now - dt.timedelta(seconds=seconds)
+        ).isoformat()
+
+    events = [
+        {
+            "id": f"live-{n}",
+            "application": charts.sdkappid,
+            "metric": "trtc.audio_seconds",
+            "timestamp": earlier(60 + n),
+            "value": 600,
+        }
+        for n in range(3)
+    ] + [
+        {
+            "id": f"live-login-{n}",
+            "application": charts.sdkappid,
+            "metric": "im.login",
+            "timestamp": earlier(30 + n),
+            "properties": {"user_id": f"live-user-{n % 2}"},
+        }
+        for n in range(3)
+    ]
+    request = urllib.request.Request(
+        f"{server.url}/api/v1/usage-events",
+        data=json.dumps({"events": events}).encode(),
+        headers={
+            "Authorization": f"Bearer {customer['raw_key']}",
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as response:  # noqa: S310 - the live test server
+        assert response.status in (200, 201, 202)
+
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{server.url}/login/")
+    page.fill("#id_username", EMAIL)
+    page.fill("#id_password", PASSWORD)
+    page.click("button:has-text('Log in')")
+    page.goto(f"{server.url}/applications/{charts.sdkappid}/")
+    unrated = page.locator("#unrated-usage")
+    expect(unrated).to_contain_text("not yet rated")
+    # 3 events of 600 seconds; 2 distinct users among 3 logins.
+    expect(page.get_by_test_id(f"unrated-{today}-trtc.audio_seconds")).to_have_text("1,800 seconds")
+    expect(page.get_by_test_id(f"unrated-{today}-im.login")).to_have_text("2 users")
+    expect(unrated).to_contain_text(f"{today.day} {today:%b %Y}")
+    unrated.screenshot(path=OUTPUT / "usage-not-yet-rated.png")
     context.close()

@@ -157,6 +157,13 @@ def test_create_refuses_bad_input_naming_the_field(owner_client, data, error):
     assert error in response.content.decode()
 
 
+def confirmed(client, url, data) -> str:
+    """The plan digest the confirmation page posts back."""
+    response = client.get(url, data)
+    assert response.status_code == 200, response.content.decode()[:500]
+    return response.context["plan"].digest
+
+
 def test_trial_to_pro_preview_then_confirm(owner_client, owner):
     app = application_create(account=owner.account, name="Trial app", region="cn")
     page = owner_client.get(reverse("application", args=[app.sdkappid])).content.decode()
@@ -168,14 +175,16 @@ def test_trial_to_pro_preview_then_confirm(owner_client, owner):
     today = billing_today()
     assert f"Today, {today:%-d %b %Y}: Pro starts at once." in preview
     assert "999.00 CNY a month (was 0.00 CNY)" in preview  # SPEC 4.1, cn
-    assert "None: Trial has no prepaid term." in preview
-    assert "<strong>999.00 CNY</strong>" in preview  # on this month's invoice
+    assert "nothing is credited" not in preview and "plan-credit" not in preview  # no term
+    assert "<strong>999.00 CNY</strong>" in preview  # the new term, on this month's invoice
     assert app.edition_periods.get().edition.code == "trial"  # a preview writes nothing
 
-    response = owner_client.post(url, {"edition": "pro"})
+    response = owner_client.post(
+        url, {"edition": "pro", "digest": confirmed(owner_client, url, {"edition": "pro"})}
+    )
     assert response["Location"] == reverse("application", args=[app.sdkappid])
     page = owner_client.get(response["Location"]).content.decode()
-    assert f"Trial app changes to Pro on {today:%d %b %Y}." in page
+    assert f"Trial app changes to Pro on {today.day} {today:%b %Y}." in page
     assert "IM Pro edition, Trial app" in page and "999.00 CNY" in page
 
 
@@ -187,7 +196,7 @@ def test_preview_of_trial_or_nonsense_is_a_clear_400(owner_client, owner):
     response = owner_client.get(url, {"edition": "gold"})
     assert response.status_code == 400 and "Unknown edition" in response.content.decode()
     assert owner_client.get(url).status_code == 400
-    response = owner_client.post(url, {"edition": "trial"})  # confirmed anyway: refused
+    response = owner_client.post(url, {"edition": "trial", "digest": "0" * 64})  # refused
     page = owner_client.get(response["Location"]).content.decode()
     assert "An application never goes back to Trial" in page
 
@@ -198,6 +207,10 @@ def test_buy_an_addon_see_its_charge_then_cancel(owner_client, owner):
     buy = reverse("addon_buy", args=[app.sdkappid])
 
     response = owner_client.post(buy, {"item": "im.addon.avchatroom.pro"})
+    assert response.status_code == 200 and "Confirm: buy" in response.content.decode()
+    assert not AddOnSubscription.objects.filter(application=app).exists()  # not yet
+    digest = confirmed(owner_client, buy, {"item": "im.addon.avchatroom.pro"})
+    response = owner_client.post(buy, {"item": "im.addon.avchatroom.pro", "digest": digest})
 
     page = owner_client.get(response["Location"]).content.decode()
     assert "Bought Unlimited live groups (AVChatRoom) for Addon app." in page
@@ -212,7 +225,7 @@ def test_buy_an_addon_see_its_charge_then_cancel(owner_client, owner):
     term_end = subscription.terms.get().ends_on
     assert subscription.ends_on == term_end  # runs to the end of the paid term
     page = owner_client.get(response["Location"]).content.decode()
-    assert f"runs until {term_end:%d %b %Y} and is not renewed" in page
+    assert f"runs until {term_end.day} {term_end:%b %Y} and is not renewed" in page
     # Cancelling again is refused with a message, not an error page.
     response = owner_client.post(reverse("addon_cancel", args=[app.sdkappid, subscription.pk]))
     assert "already cancelled" in owner_client.get(response["Location"]).content.decode()
@@ -252,9 +265,9 @@ def test_buying_nonsense_is_a_message_not_an_error(owner_client, owner, item):
 
 def test_buy_a_resource_pack(owner_client, owner):
     app = application_create(account=owner.account, name="Pack app", region="cn")
-    response = owner_client.post(
-        reverse("pack_buy", args=[app.sdkappid]), {"item": "im.moderation_pack.monthly"}
-    )
+    url = reverse("pack_buy", args=[app.sdkappid])
+    data = {"item": "im.moderation_pack.monthly"}
+    response = owner_client.post(url, {**data, "digest": confirmed(owner_client, url, data)})
     page = owner_client.get(response["Location"]).content.decode()
     assert "Bought Moderation pack, monthly (1,100,000 units) for Pack app." in page
     assert "1,050.00 CNY" in page  # SPEC 4.4
@@ -284,7 +297,7 @@ def test_charges_page_shows_each_day_with_its_explanation(owner_client, owner):
 
     url = reverse("application_charges", args=[app.sdkappid])
     page = owner_client.get(url, {"month": f"{yesterday:%Y-%m}"}).content.decode()
-    assert f"{yesterday:%a %-d %b %Y}" in page
+    assert f"{yesterday.day} {yesterday:%b %Y}" in page
     assert "TRTC audio" in page and "free" in page.lower()
     app_page = owner_client.get(reverse("application", args=[app.sdkappid])).content.decode()
     assert "Recent daily charges" in app_page and "TRTC audio" in app_page
@@ -387,6 +400,10 @@ def test_api_key_is_shown_once_listed_by_prefix_and_revoked(owner_client, owner)
     assert f"{key.prefix}…" in listing and "usage reporter" in listing
 
     response = owner_client.post(reverse("api_key_revoke", args=[key.pk]))
+    assert response.status_code == 200 and "Confirm: revoke" in response.content.decode()
+    key.refresh_from_db()
+    assert key.revoked_at is None  # asked first
+    response = owner_client.post(reverse("api_key_revoke", args=[key.pk]), {"confirm": key.pk})
     assert response["Location"] == reverse("api_keys")
     key.refresh_from_db()
     assert key.revoked_at is not None
@@ -394,7 +411,7 @@ def test_api_key_is_shown_once_listed_by_prefix_and_revoked(owner_client, owner)
     assert "Revoked" in owner_client.get(reverse("api_keys")).content.decode()
     # Revoking again changes nothing.
     revoked_at = key.revoked_at
-    owner_client.post(reverse("api_key_revoke", args=[key.pk]))
+    owner_client.post(reverse("api_key_revoke", args=[key.pk]), {"confirm": key.pk})
     key.refresh_from_db()
     assert key.revoked_at == revoked_at
 
@@ -405,8 +422,11 @@ def test_api_key_name_too_long_is_refused(owner_client):
     assert "at most 100 characters" in response.content.decode()
 
 
-def test_revoke_is_post_only(owner_client, owner):
+def test_revoke_asks_for_confirmation_first(owner_client, owner):
     response = owner_client.get(reverse("api_key_revoke", args=[owner.key.pk]))
-    assert response.status_code == 405
+    assert response.status_code == 200
+    assert "Revoking is immediate and cannot be undone" in response.content.decode()
+    response = owner_client.post(reverse("api_key_revoke", args=[owner.key.pk]), {"confirm": "1x"})
+    assert response.status_code == 200  # a wrong confirmation only asks again
     owner.key.refresh_from_db()
     assert owner.key.revoked_at is None

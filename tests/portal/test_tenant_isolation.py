@@ -61,6 +61,7 @@ EXPECTATIONS = {
     "member_role": {"membership_id"},
     "member_remove": {"membership_id"},
     "account_two_factor": {"account_id"},
+    "billing_profile": {"account_id"},
 }
 # Issue 19: what each portal URL asks of the member's role, per method (accounts/permissions.py
 # actions; None: every member). test_every_portal_url_has_a_role_rule keeps it complete.
@@ -84,6 +85,7 @@ ROLE_RULES = {
     "member_role": {"POST": "members.manage"},
     "member_remove": {"POST": "members.manage"},
     "account_two_factor": {"POST": "members.manage"},
+    "billing_profile": {"GET": "billing_profile.write", "POST": "billing_profile.write"},
 }
 # No role asked: public pages and the user's own login.
 NO_ROLE = {

@@ -167,11 +167,13 @@ PORTAL_OBJECT = {  # names an object of account A
         "member_role",
         "member_remove",
         "account_two_factor",
+        "billing_profile",
     },
     "expect": {
-        "owner": {200, 302, 405},
-        # reads are every member's; the writes are POST only (405 before the role is asked)
-        **members({200, 405}),
+        "owner": {200, 302, 400, 405},
+        # reads are every member's; the writes are POST only (405 before the role is asked);
+        # a purchase's or profile's confirmation page refuses a role that may not act (403)
+        **members({200, 403, 405}),
         "other": {404},
         "finance": {404},  # staff are not members of the account
         "support": {404},

@@ -17,6 +17,9 @@ class AccountView(ApiViewMixin, APIView):
 
     @extend_schema(
         operation_id="account_retrieve",
+        description="The account the key belongs to: its name and billing e-mail, the balance "
+        "per currency (payments and credit notes less issued invoices; negative is "
+        "owed) and whether an invoice is overdue, with the first day it was.",
         tags=["account"],
         summary="The key's account: balances per currency and overdue state",
         responses={200: AccountSerializer, **errors(*READ)},

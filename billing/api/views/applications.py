@@ -79,6 +79,8 @@ class ApplicationListView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_list",
+        description="The account's applications, each with its region, status, the edition it "
+        "is on today and a change scheduled for later.",
         tags=TAGS,
         summary="List the account's applications",
         responses={200: ApplicationSerializer(many=True), **errors(*LIST)},
@@ -89,6 +91,9 @@ class ApplicationListView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_create",
+        description="A new application on Trial in the region given (`cn` or `intl`). The "
+        "SDKAppID is assigned here and returned; usage may be reported for it at "
+        "once.",
         tags=TAGS,
         summary="Create an application (it starts on Trial)",
         request=ApplicationCreateSerializer,
@@ -107,6 +112,8 @@ class ApplicationListView(AccountScopedView):
 class ApplicationDetailView(AccountScopedView):
     @extend_schema(
         operation_id="applications_retrieve",
+        description="One application of the account: region, status, today's edition and a "
+        "scheduled change. Another account's application answers 404.",
         tags=TAGS,
         summary="One application",
         parameters=[SDKAPPID],
@@ -164,6 +171,9 @@ class AddOnsView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_addons_list",
+        description="The add-on subscriptions of the application, running and ended, with the "
+        "option bought, when it started and, for a cancelled one, the last day it "
+        "runs.",
         tags=TAGS,
         summary="Add-on subscriptions, running and ended",
         parameters=[SDKAPPID],
@@ -176,6 +186,10 @@ class AddOnsView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_addons_subscribe",
+        description="Buy one option of an add-on. Value-added services need Pro or Ultimate "
+        "(local moderation is sold on every edition); one option of each add-on "
+        "runs at a time. A prepaid option starts a monthly term today, billed on "
+        "this month's invoice; a postpaid one accrues by day.",
         tags=TAGS,
         summary="Buy an add-on option (Pro and Ultimate; local moderation on any edition)",
         parameters=[SDKAPPID],
@@ -228,6 +242,8 @@ class ResourcePacksView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_resource_packs_list",
+        description="The resource packs of the application: units, validity and price, bought "
+        "packs and the monthly minutes of call add-ons alike.",
         tags=TAGS,
         summary="Resource packs bought, and call-minute grants of add-on terms",
         parameters=[SDKAPPID],
@@ -240,6 +256,8 @@ class ResourcePacksView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_resource_packs_purchase",
+        description="Buy a prepaid resource pack, valid from today for its validity months and "
+        "billed once on this month's invoice.",
         tags=TAGS,
         summary="Buy a resource pack, valid from today",
         parameters=[SDKAPPID],
@@ -267,20 +285,29 @@ class UsageView(AccountScopedView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return UsageEvent.objects.none()
-        return selectors.usage_events_of(application=self.application(self.kwargs["sdkappid"]))
+        self.usage_application = self.application(self.kwargs["sdkappid"])
+        return selectors.usage_events_of(application=self.usage_application)
 
     @extend_schema(
         operation_id="applications_usage",
         tags=TAGS,
         summary="Usage per billing day and metric",
+        description="Aggregated from the accepted events as the rating rules read them, "
+        "including today's: usage is visible as soon as it is accepted. `rated` is false for "
+        "a day not rated yet (today, until the next day's job; a day a late event made "
+        "stale): its charges are not computed yet.",
         parameters=[SDKAPPID],
         responses={200: UsageDaySerializer(many=True), **errors(*LIST, 404)},
     )
     def get(self, request, sdkappid: int):
         events = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(selectors.usage_by_day(events))
+        rated = selectors.rated_days(
+            application_id=self.usage_application.pk, days={row["billing_day"] for row in page}
+        )
         for row in page:
             row["quantity"] = selectors.usage_quantity(row)
+            row["rated"] = row["billing_day"] in rated
         return self.get_paginated_response(UsageDaySerializer(page, many=True).data)
 
 
@@ -297,6 +324,10 @@ class ChargesView(AccountScopedView):
 
     @extend_schema(
         operation_id="applications_charges",
+        description="The rated charges of the application, one per item and billing day, with "
+        "the quantity, what the free allowance or packs covered, the price and how "
+        "it was computed. Monthly items (IM overage, message history) are dated "
+        "the first day of their month.",
         tags=TAGS,
         summary="Rated charges per day (monthly items on the first day of their month)",
         parameters=[SDKAPPID],

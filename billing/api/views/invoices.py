@@ -17,6 +17,7 @@ from billing.api.schema import DETAIL, LIST, errors
 from billing.api.serializers import InvoiceSerializer, InvoiceSummarySerializer
 from billing.api.views.base import not_found
 from billing.pdf import invoice_pdf, invoice_pdf_filename
+from billing.selectors.documents import invoice_document
 
 NUMBER = OpenApiParameter(
     "number",
@@ -68,11 +69,18 @@ class InvoiceDetailView(ApiViewMixin, APIView):
         operation_id="invoices_retrieve",
         tags=["invoices"],
         summary="One invoice with its lines",
+        description="The content of the invoice page and PDF: seller and buyer, issue and "
+        "due dates, the lines grouped per application with subtotals (used, covered and "
+        "billed quantities and the unit price on usage lines), credit notes, payments and the "
+        "amount due. The running month's draft shows what the month would bill if it closed "
+        "now: its total is the month-to-date total, and its monthly items (IM overage, "
+        "message history) are lines marked `estimate`.",
         parameters=[NUMBER],
         responses={200: InvoiceSerializer, **errors(*DETAIL)},
     )
     def get(self, request, number: str):
-        return Response(InvoiceSerializer(invoice_for(request, number)).data)
+        document = invoice_document(invoice=invoice_for(request, number))
+        return Response(InvoiceSerializer(document).data)
 
 
 class FirstRendererNegotiation(BaseContentNegotiation):
@@ -93,6 +101,9 @@ class InvoicePdfView(ApiViewMixin, APIView):
 
     @extend_schema(
         operation_id="invoices_pdf",
+        description="The invoice as a PDF: the same document the portal serves, with seller "
+        "and buyer, due date, lines grouped per application with subtotals, credit "
+        "notes, payments and page numbers.",
         tags=["invoices"],
         summary="The invoice as a PDF (the same document the portal serves)",
         parameters=[NUMBER],
