@@ -130,7 +130,9 @@ class _NumberedCanvas(Canvas):
 
 
 def _multiline(*values) -> str:
-    return "<br/>".join(_text(v) for v in values if v)
+    """Party details in a header cell: each value bounded like a table cell (an address on
+    a few lines), so the header always fits a page."""
+    return "<br/>".join(_cell(v, max_lines=CELL_MAX_LINES) for v in values if v)
 
 
 def render_invoice_detail(detail: InvoiceDocument) -> bytes:
@@ -215,14 +217,14 @@ def render_invoice_detail(detail: InvoiceDocument) -> bytes:
     group_rows: list[int] = []
     for group in detail.groups:
         group_rows.append(len(rows))
-        rows.append([Paragraph(f"<b>{_text(group.title)}</b>", s["body"]), "", "", "", "", ""])
+        rows.append([Paragraph(f"<b>{_cell(group.title)}</b>", s["body"]), "", "", "", "", ""])
         for line in group.lines:
             note = line.kind_label + (f" · days {line.days_label}" if line.days_label else "")
             usage = line.kind == InvoiceLine.Kind.USAGE
             rows.append(
                 [
                     Paragraph(
-                        f"{_text(line.description)}<br/><font color='#5b6475'>{_text(note)}</font>",
+                        f"{_cell(line.description)}<br/><font color='#5b6475'>{_text(note)}</font>",
                         s["body"],
                     ),
                     Paragraph(_text(qty(line.used)) if line.used is not None else "", s["num"]),
@@ -241,7 +243,7 @@ def render_invoice_detail(detail: InvoiceDocument) -> bytes:
             )
         rows.append(
             [
-                Paragraph(f"Subtotal, {_text(group.title)}", s["body"]),
+                Paragraph(f"Subtotal, {_cell(group.title)}", s["body"]),
                 "",
                 "",
                 "",

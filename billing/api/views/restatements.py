@@ -175,6 +175,8 @@ class RestatementDetailView(ApiViewMixin, APIView):
 
     @extend_schema(
         operation_id="restatements_retrieve",
+        description="Finance staff: one restatement with the late usage behind it, the lines it "
+        "would bill and the digest to approve it with.",
         tags=TAGS,
         summary="One restatement with its lines",
         parameters=[ID],
@@ -215,6 +217,8 @@ class RestatementRejectView(ApiViewMixin, APIView):
 
     @extend_schema(
         operation_id="restatements_reject",
+        description="Finance staff: reject a restatement with a reason; nothing of it is "
+        "billed, and the decision is kept in the audit trail.",
         tags=TAGS,
         summary="Reject a restatement, with a reason: nothing is billed",
         parameters=[ID],
