@@ -543,6 +543,10 @@ def api_key_revoke_view(request, key_id: int):
     """GET (or POST without ``confirm``): what revoking the key does. POST with confirm:
     revoke it."""
     key = get_object_or_404(account_selectors.api_keys_for_user(user=request.user), pk=key_id)
+    if request.method == "POST":
+        permissions.role_check(
+            user=request.user, account_id=key.account_id, action="api_keys.revoke"
+        )
     if request.method == "POST" and request.POST.get("confirm") == str(key.pk):
         if key.revoked_at is None:
             try:
