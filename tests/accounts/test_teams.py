@@ -283,6 +283,7 @@ def test_keys_are_created_with_scopes_over_the_api_and_refused_outside_them(acco
     assert scoped.post("/api/v1/usage-events", {"events": [event]}, format="json").json() == {
         "accepted": 1,
         "duplicates": 0,
+        "late": 0,
     }
     refused = scoped.get("/api/v1/invoices")
     assert refused.status_code == 403
