@@ -21,6 +21,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from billing import selectors
+from billing.admin_filters import AgingFilter
 from billing.calendar import billing_today, billing_tz
 from billing.errors import BillingError
 from billing.models import (
@@ -330,7 +331,7 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
         "amount_due",
         "due_date",
     )
-    list_filter = (MonthFilter, "state", "currency", OverdueFilter)
+    list_filter = (MonthFilter, "state", "currency", OverdueFilter, AgingFilter)
     search_fields = ("number", "account__name", "lines__application__sdkappid")
     list_select_related = ("account",)
     list_max_show_all = 1000
