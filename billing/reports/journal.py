@@ -185,8 +185,9 @@ def journal_entries(*, first: dt.date, last: dt.date) -> list[JournalEntry]:
     for row in line_rows:
         invoice_id, kind, code, amount, term_id, starts_on, ends_on, cut_on, credit = row
         is_term_fee = kind == InvoiceLine.Kind.PREPAID and term_id is not None
-        if is_term_fee and amount and ends_on >= first:
-            invoice = invoices[invoice_id]
+        invoice = invoices[invoice_id]
+        # Recognized through the term's end, or on the day of finalization if that is later.
+        if is_term_fee and amount and max(ends_on, _local_day(invoice.finalized_at)) >= first:
             days_in_term = (ends_on - starts_on).days + 1
             cut = cut_on is not None and cut_on <= ends_on
             term_lines.append(
