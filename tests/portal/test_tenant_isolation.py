@@ -36,6 +36,7 @@ EXPECTATIONS = {
     "dashboard": OWN,
     "application_create": OWN,
     "invoices": OWN,
+    "statement": OWN,
     "api_keys": OWN,
     "application": {"sdkappid"},
     "application_charges": {"sdkappid"},

@@ -68,6 +68,7 @@ PORTAL_OWN = {  # the signed-in user's own data: nothing of account A reaches an
     "names": {
         "dashboard",
         "invoices",
+        "statement",
         "api_keys",
         "password_change",
         "password_change_done",
@@ -210,6 +211,10 @@ ADMIN_STAFF_PAGES = {  # the index, app lists, password change: any staff member
     },
     "expect": ADMIN_NOT_STAFF | {"finance": OK, "support": OK, "anonymous": ADMIN_LOGIN},
 }
+ADMIN_FINANCE_REPORTS = {  # the finance home's search, statements and journal: any staff
+    "names": {"admin:finance_search", "admin:finance_statement", "admin:finance_journal"},
+    "expect": ADMIN_NOT_STAFF | {"finance": OK, "support": OK, "anonymous": ADMIN_LOGIN},
+}
 ADMIN_AUTOCOMPLETE = {  # without its query parameters: refused to staff too
     "names": {"admin:autocomplete"},
     "expect": ADMIN_NOT_STAFF | {"finance": {403}, "support": {403}, "anonymous": ADMIN_LOGIN},
@@ -251,6 +256,7 @@ FAMILIES = [
     ADMIN_PUBLIC,
     ADMIN_LOGOUT,
     ADMIN_STAFF_PAGES,
+    ADMIN_FINANCE_REPORTS,
     ADMIN_AUTOCOMPLETE,
     ADMIN_VIEW_ON_SITE,
 ]
