@@ -20,7 +20,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from billing import selectors
+from billing import display, selectors
+from billing.admin_display import money_column, snapshot_fields
 from billing.admin_filters import AgingFilter
 from billing.calendar import billing_today, billing_tz
 from billing.errors import BillingError
@@ -218,26 +219,33 @@ class ActionViewsMixin:
 # --------------------------------------------------------------------------------------------
 
 
+_LINE_UNIT_PRICE = money_column("unit_price", "unit price", currency="invoice.currency", exact=True)
+_LINE_AMOUNT = money_column("amount", currency="invoice.currency")
+
+
 class InvoiceLineInline(ReadOnlyInline):
     model = InvoiceLine
-    fields = ("kind", "application", "description", "quantity", "unit_price", "amount")
+    fields = ("kind", "application", "description", "quantity", _LINE_UNIT_PRICE, _LINE_AMOUNT)
     readonly_fields = fields
     show_change_link = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("application")
+        return super().get_queryset(request).select_related("application", "invoice")
+
+
+_AMOUNT = money_column("amount")
 
 
 class CreditNoteInline(ReadOnlyInline):
     model = CreditNote
-    fields = ("number", "amount", "currency", "reason", "created_by", "created_at")
+    fields = ("number", _AMOUNT, "reason", "created_by", "created_at")
     readonly_fields = fields
     show_change_link = False
 
 
 class PaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ("amount", "currency", "received_at", "reference", "recorded_by")
+    fields = (_AMOUNT, "received_at", "reference", "recorded_by")
     readonly_fields = fields
     show_change_link = False
     fk_name = "invoice"
@@ -327,8 +335,8 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
         "month_label",
         "currency",
         "state",
-        "total",
-        "amount_due",
+        "total_display",
+        "amount_due_display",
         "due_date",
     )
     list_filter = (MonthFilter, "state", "currency", OverdueFilter, AgingFilter)
@@ -343,16 +351,16 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
         "currency",
         "state",
         "number",
-        "total",
-        "credited",
-        "paid",
-        "amount_due",
+        "total_display",
+        "credited_display",
+        "paid_display",
+        "amount_due_display",
         "finalized_at",
         "due_date",
         "paid_at",
         "voided_at",
         "void_reason",
-        "billing_snapshot",
+        "billing_details",
     )
     readonly_fields = fields
     object_actions = {
@@ -418,13 +426,33 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
             return ZERO
         return max(ZERO, invoice.total - invoice.credited_sum - invoice.paid_sum)
 
+    @admin.display(description="total", ordering="total")
+    def total_display(self, invoice):
+        return display.money(invoice.total, invoice.currency)
+
+    @admin.display(description="credited")
+    def credited_display(self, invoice):
+        return display.money(invoice.credited_sum, invoice.currency)
+
+    @admin.display(description="paid")
+    def paid_display(self, invoice):
+        return display.money(invoice.paid_sum, invoice.currency)
+
+    @admin.display(description="amount due")
+    def amount_due_display(self, invoice):
+        return display.money(self.amount_due(invoice), invoice.currency)
+
+    @admin.display(description="billing details (snapshot at finalization)")
+    def billing_details(self, invoice):
+        return snapshot_fields(invoice.billing_snapshot)
+
     def action_summary(self, invoice):
         return [
             ("Account", invoice.account),
             ("Month", f"{invoice.month:%B %Y}"),
             ("State", invoice.get_state_display()),
-            ("Total", f"{invoice.total} {invoice.currency}"),
-            ("Amount due", f"{selectors.invoice_amount_due(invoice)} {invoice.currency}"),
+            ("Total", display.money(invoice.total, invoice.currency)),
+            ("Amount due", display.money(selectors.invoice_amount_due(invoice), invoice.currency)),
         ]
 
     # -- object actions ----------------------------------------------------------------------
@@ -434,7 +462,8 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
             finance.adjustment_add(
                 invoice=invoice, amount=data["amount"], reason=data["reason"], actor=request.user
             )
-            return f"Adjustment of {data['amount']} {invoice.currency} added to {invoice}."
+            amount = display.money(data["amount"], invoice.currency)
+            return f"Adjustment of {amount} added to {invoice}."
 
         return self._action_view(
             request,
@@ -472,7 +501,8 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
                 reference=data["reference"],
                 received_at=_received_at(data["received_on"]),
             )
-            return f"Payment of {payment.amount} {payment.currency} recorded on {invoice}."
+            amount = display.money(payment.amount, payment.currency)
+            return f"Payment of {amount} recorded on {invoice}."
 
         return self._action_view(
             request,
@@ -486,7 +516,8 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
     def finalize_view(self, request, object_id):
         def perform(request, invoice, data):
             invoice = invoice_finalize(invoice=invoice, actor=request.user)
-            return f"Invoice {invoice.number} finalized: {invoice.total} {invoice.currency}."
+            total = display.money(invoice.total, invoice.currency)
+            return f"Invoice {invoice.number} finalized: {total}."
 
         return self._action_view(
             request,
@@ -613,14 +644,14 @@ class AddOnSubscriptionInline(ReadOnlyInline):
 
 class PrepaidTermInline(ReadOnlyInline):
     model = PrepaidTerm
-    fields = ("item", "starts_on", "ends_on", "amount", "currency", "cut_on", "credit_amount")
+    fields = ("item", "starts_on", "ends_on", _AMOUNT, "cut_on", money_column("credit_amount"))
     readonly_fields = fields
     show_change_link = False
 
 
 class ResourcePackInline(ReadOnlyInline):
     model = ResourcePack
-    fields = ("item", "units_total", "units_left", "valid_from", "valid_until", "amount")
+    fields = ("item", "units_total", "units_left", "valid_from", "valid_until", _AMOUNT)
     readonly_fields = fields
     show_change_link = False
 
@@ -668,7 +699,7 @@ class ApplicationAdmin(ReadOnlyAdmin):
                 ),
                 c.item.name,
                 c.billable_quantity.normalize(),
-                f"{c.amount} {c.currency}",
+                display.money_exact(c.amount, c.currency),
                 c.explanation,
             )
             for c in charges
@@ -691,8 +722,7 @@ class ChargeAdmin(ReadOnlyAdmin):
         "item",
         "quantity",
         "billable_quantity",
-        "amount",
-        "currency",
+        money_column("amount", exact=True),
     )
     list_filter = ("currency", "period", "item__product", "item")
     search_fields = ("application__sdkappid", "application__name", "item__code")
@@ -708,10 +738,9 @@ class ChargeAdmin(ReadOnlyAdmin):
         "quantity",
         "covered_quantity",
         "billable_quantity",
-        "unit_price",
+        money_column("unit_price", "unit price", exact=True),
         "per_quantity",
-        "amount",
-        "currency",
+        money_column("amount", exact=True),
         "price_entry",
         "explanation",
         "usage_behind",
@@ -757,7 +786,7 @@ class PriceEntryAdmin(ActionViewsMixin, ReadOnlyAdmin):
         "item",
         "price_book",
         "effective_from",
-        "unit_price",
+        money_column("unit_price", "unit price", currency="price_book.currency", exact=True),
         "per_quantity",
         "included_quantity",
         "deduction_ratio",
@@ -784,11 +813,12 @@ class PriceEntryAdmin(ActionViewsMixin, ReadOnlyAdmin):
     }
 
     def action_summary(self, entry):
+        per = f"{entry.per_quantity.normalize():f}"
         return [
             ("Item", f"{entry.item.name} ({entry.item.code})"),
             ("Price book", entry.price_book),
             ("Effective from", entry.effective_from),
-            ("Price", f"{entry.unit_price} {entry.currency} per {entry.per_quantity}"),
+            ("Price", f"{display.money_exact(entry.unit_price, entry.currency)} per {per}"),
         ]
 
     def revise_view(self, request, object_id):
@@ -820,14 +850,14 @@ class PriceEntryAdmin(ActionViewsMixin, ReadOnlyAdmin):
 
 @admin.register(CreditNote)
 class CreditNoteAdmin(ReadOnlyAdmin):
-    list_display = ("number", "invoice", "amount", "currency", "created_by", "created_at")
+    list_display = ("number", "invoice", _AMOUNT, "created_by", "created_at")
     search_fields = ("number", "invoice__number", "invoice__account__name")
     list_select_related = ("invoice", "created_by")
 
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "account", "amount", "currency", "invoice", "reference")
+    list_display = ("received_at", "account", _AMOUNT, "invoice", "reference")
     list_filter = ("currency",)
     search_fields = ("reference", "account__name", "invoice__number")
     list_select_related = ("account", "invoice")
@@ -835,7 +865,8 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(Adjustment)
 class AdjustmentAdmin(ReadOnlyAdmin):
-    list_display = ("invoice", "amount", "reason", "created_by", "created_at")
+    list_display = ("invoice", money_column("amount", currency="invoice.currency"), "reason",
+                    "created_by", "created_at")  # fmt: skip
     search_fields = ("reason", "invoice__account__name")
     list_select_related = ("invoice", "created_by")
 

@@ -18,7 +18,12 @@ from billing.calendar import billing_today, month_start, parse_month
 from billing.models import Application, Invoice
 from billing.reports import home
 from billing.reports.journal import journal_csv, journal_for_month
-from billing.reports.statement import account_statement, statement_csv, statement_filename, statement_pdf
+from billing.reports.statement import (
+    account_statement,
+    statement_csv,
+    statement_filename,
+    statement_pdf,
+)
 from billing.selectors import account_balances
 
 
@@ -144,14 +149,17 @@ class FinanceAdminSite(admin.AdminSite):
                 response = HttpResponse(
                     journal_csv(journal_for_month(month)), content_type="text/csv; charset=utf-8"
                 )
-                response["Content-Disposition"] = f'attachment; filename="journal-{month:%Y-%m}.csv"'
+                response["Content-Disposition"] = (
+                    f'attachment; filename="journal-{month:%Y-%m}.csv"'
+                )
                 return response
         today = billing_today()
         context = {
             **self.each_context(request),
             "title": "Accounting journal",
             "error": error,
-            "month": month_text or f"{month_start(month_start(today) - dt.timedelta(days=1)):%Y-%m}",
+            "month": month_text
+            or f"{month_start(month_start(today) - dt.timedelta(days=1)):%Y-%m}",
         }
         return TemplateResponse(
             request, "admin/finance/journal.html", context, status=400 if error else 200
@@ -174,7 +182,9 @@ class FinanceAdminSite(admin.AdminSite):
             )
             fmt = request.GET.get("format", "html")
             if fmt == "csv":
-                response = HttpResponse(statement_csv(statement), content_type="text/csv; charset=utf-8")
+                response = HttpResponse(
+                    statement_csv(statement), content_type="text/csv; charset=utf-8"
+                )
                 response["Content-Disposition"] = (
                     f'attachment; filename="{statement_filename(statement, "csv")}"'
                 )
@@ -204,4 +214,3 @@ class FinanceAdminSite(admin.AdminSite):
             context,
             status=400 if request.GET and not form.is_valid() else 200,
         )
-

@@ -13,7 +13,6 @@ from django.db.models.functions import Coalesce
 from accounts.models import Account
 from billing.calendar import billing_today, billing_tz, month_start
 from billing.models import (
-    Adjustment,
     Application,
     BillableItem,
     CreditNote,
@@ -23,7 +22,7 @@ from billing.models import (
     Payment,
 )
 from billing.money import ZERO
-from billing.reports.families import ADJUSTMENTS, FAMILIES, family_of_item, family_of_line
+from billing.reports.families import ADJUSTMENTS, FAMILIES, family_of_line
 
 _MONEY = DecimalField(max_digits=20, decimal_places=2)
 
@@ -153,6 +152,19 @@ class RevenueSeries:
     @property
     def total(self) -> Decimal:
         return sum(self.month_totals, ZERO)
+
+    def shown_rows(self) -> list[tuple[str, list[Decimal], Decimal]]:
+        """The families that earned or credited anything in these months."""
+        return [row for row in self.rows() if any(row[1])]
+
+    def by_month(self) -> list[tuple[dt.date, list[Decimal], Decimal]]:
+        """(month, amount per shown family, month total), oldest first."""
+        shown = self.shown_rows()
+        totals = self.month_totals
+        return [
+            (month, [amounts[i] for _, amounts, _ in shown], totals[i])
+            for i, month in enumerate(self.months)
+        ]
 
     def rows(self) -> list[tuple[str, list[Decimal], Decimal]]:
         """(family label, amounts per month, 12-month total), families in FAMILIES order."""
@@ -337,9 +349,7 @@ def actions_needed(*, today: dt.date | None = None, limit: int = 50) -> ActionLi
     ]
     drafts = [
         AdjustedDraft(invoice, invoice.n_adjustments, invoice.adjusted)
-        for invoice in Invoice.objects.filter(
-            state=Invoice.State.DRAFT, adjustments__isnull=False
-        )
+        for invoice in Invoice.objects.filter(state=Invoice.State.DRAFT, adjustments__isnull=False)
         .select_related("account")
         .annotate(n_adjustments=Count("adjustments"), adjusted=Sum("adjustments__amount"))
         .order_by("month", "account__name", "currency")[:limit]

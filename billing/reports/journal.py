@@ -250,12 +250,9 @@ def journal_entries(*, first: dt.date, last: dt.date) -> list[JournalEntry]:
     events.sort(key=lambda event: (event[0], event[1]))
 
     states = {pk: _InvoiceState(invoice) for pk, invoice in invoices.items()}
-    for moment, order, kind, document in events:
+    for moment, _order, kind, document in events:
         day = _local_day(moment)
-        if kind in ("finalize", "void"):
-            invoice = document
-        else:
-            invoice = document.invoice
+        invoice = document if kind in ("finalize", "void") else document.invoice
         state = states.get(invoice.pk) if invoice is not None else None
         due_before = state.due if state else ZERO
         if kind == "finalize":
@@ -284,15 +281,11 @@ def journal_entries(*, first: dt.date, last: dt.date) -> list[JournalEntry]:
                 entry.post(REVENUE[family], amount)
                 entry.post(DEFERRED, -amount)
         elif kind == "credit_note":
-            entry = JournalEntry(
-                day, document.number, document.currency, invoice.number, order=2
-            )
+            entry = JournalEntry(day, document.number, document.currency, invoice.number, order=2)
             entry.post(REVENUE[ADJUSTMENTS], document.amount)
         else:
             reference = document.reference or (invoice.number if invoice else "")
-            entry = JournalEntry(
-                day, f"PAY-{document.pk}", document.currency, reference, order=3
-            )
+            entry = JournalEntry(day, f"PAY-{document.pk}", document.currency, reference, order=3)
             entry.post(CASH, document.amount)
         entry.post(RECEIVABLE, due_after - due_before)
         entry.balance_with(CUSTOMER_CREDIT)

@@ -246,9 +246,7 @@ def _login(client, role):
         account_create(name="Cust", email="cust@example.com", password="pw-12345678")
         client.login(username="cust@example.com", password="pw-12345678")
         return
-    user, _ = staff_create(
-        email=f"{role}@example.com", password="pw-12345678", **{role: True}
-    )
+    user, _ = staff_create(email=f"{role}@example.com", password="pw-12345678", **{role: True})
     client.force_login(user)
 
 

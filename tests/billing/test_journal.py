@@ -189,8 +189,11 @@ def test_export_journal_on_the_demo_data(client):
     CreditNoteFactory(invoice=first_invoice, amount=D("10.00"))
     today = billing_today()
     month = month_start(
-        Invoice.objects.exclude(state="draft").order_by("finalized_at").first().finalized_at
-        .astimezone(TZ).date()
+        Invoice.objects.exclude(state="draft")
+        .order_by("finalized_at")
+        .first()
+        .finalized_at.astimezone(TZ)
+        .date()
     )
     receivable: dict[str, Decimal] = defaultdict(Decimal)
     rows_seen = 0
