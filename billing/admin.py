@@ -795,6 +795,21 @@ class PriceEntryAdmin(ActionViewsMixin, ReadOnlyAdmin):
     list_filter = ("price_book", "source")
     search_fields = ("item__code", "item__name")
     list_select_related = ("item", "price_book")
+    fields = (
+        "item",
+        "price_book",
+        "effective_from",
+        money_column("unit_price", "unit price", currency="price_book.currency", exact=True),
+        "per_quantity",
+        "included_quantity",
+        "deduction_ratio",
+        "validity_months",
+        "source",
+        "note",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = fields
     object_actions = {
         "revise": {
             "label": "New version of this price",
@@ -853,6 +868,8 @@ class CreditNoteAdmin(ReadOnlyAdmin):
     list_display = ("number", "invoice", _AMOUNT, "created_by", "created_at")
     search_fields = ("number", "invoice__number", "invoice__account__name")
     list_select_related = ("invoice", "created_by")
+    fields = ("number", "invoice", _AMOUNT, "reason", "created_by", "created_at")
+    readonly_fields = fields
 
 
 @admin.register(Payment)
@@ -861,6 +878,9 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_filter = ("currency",)
     search_fields = ("reference", "account__name", "invoice__number")
     list_select_related = ("account", "invoice")
+    fields = ("account", _AMOUNT, "received_at", "invoice", "reference", "recorded_by",
+              "created_at")  # fmt: skip
+    readonly_fields = fields
 
 
 @admin.register(Adjustment)
@@ -869,6 +889,9 @@ class AdjustmentAdmin(ReadOnlyAdmin):
                     "created_by", "created_at")  # fmt: skip
     search_fields = ("reason", "invoice__account__name")
     list_select_related = ("invoice", "created_by")
+    fields = ("invoice", money_column("amount", currency="invoice.currency"), "reason",
+              "created_by", "created_at")  # fmt: skip
+    readonly_fields = fields
 
 
 @admin.register(AuditRecord)
