@@ -231,7 +231,13 @@ def revenue_by_family(*, today: dt.date | None = None, months: int = 12) -> Reve
             add(note.currency, ADJUSTMENTS, month, -note.amount)
     # The running month: the portal's month to date, account by account.
     codes = dict(BillableItem.objects.values_list("pk", "code"))
-    account_ids = Application.objects.values_list("account_id", flat=True).distinct()
+    # Accounts with a draft for the running month: every paid edition starts a term, and so a
+    # draft, each month; an account with nothing to bill has no estimate to add.
+    account_ids = (
+        Invoice.objects.filter(month=running, state=Invoice.State.DRAFT)
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
     for account_id in account_ids.order_by("account_id"):
         for estimate in month_to_date(account_id=account_id, today=today):
             for line in estimate.lines:
