@@ -3,7 +3,7 @@ from django.contrib import admin
 from accounts.models import Account, ApiKey, Membership
 from accounts.throttling import ThrottledAdminAuthenticationForm
 from billing.admin import ReadOnlyInline
-from billing.admin_display import money_column
+from billing.admin.money import money_column
 from billing.display import money
 from billing.models import Application, Invoice
 from billing.selectors import account_balances

@@ -1,7 +1,11 @@
 """The finance admin site (issue 15): the Django admin with a finance home page (receivables
 aging, revenue per product family, what needs action, the jobs), a search across accounts,
 applications and invoices, account statements and the accounting journal. Installed as the
-default admin site by ``portal.apps.FinanceAdminConfig``; every page needs a staff member."""
+default admin site by ``portal.admin_apps.FinanceAdminConfig``; every page needs a staff member.
+
+It lives outside the ``billing.admin`` package on purpose: the first registration of any app
+builds the default site by importing this module, and importing a module of ``billing.admin``
+would run that package's registrations against a second, half-built site."""
 
 import datetime as dt
 
@@ -16,13 +20,14 @@ from django.urls import path, reverse
 from accounts.models import Account
 from billing.calendar import billing_today, month_start, parse_month
 from billing.models import Application, Invoice
+from billing.pdf import statement_pdf
 from billing.reports import home
 from billing.reports.journal import journal_csv, journal_for_month
 from billing.reports.statement import (
     account_statement,
     statement_csv,
     statement_filename,
-    statement_pdf,
+    statement_range_default,
 )
 from billing.selectors import account_balances
 
@@ -37,14 +42,6 @@ class StatementForm(forms.Form):
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             self.add_error("end", "The range ends before it starts.")
         return data
-
-
-def statement_range_default(today: dt.date) -> tuple[dt.date, dt.date]:
-    """The last three calendar months through today."""
-    first = month_start(today)
-    for _ in range(2):
-        first = month_start(first - dt.timedelta(days=1))
-    return first, today
 
 
 class FinanceAdminSite(admin.AdminSite):

@@ -325,12 +325,13 @@ def invoice_pdf(request, invoice_id: int):
 def statement(request):
     """The account statement for a date range (issue 15): HTML, or ``format=csv`` / ``pdf``.
     ``account`` is looked up within the user's accounts (another account's id is a 404)."""
-    from billing.admin_site import StatementForm, statement_range_default
+    from billing.admin_site import StatementForm
+    from billing.pdf import statement_pdf
     from billing.reports.statement import (
         account_statement,
         statement_csv,
         statement_filename,
-        statement_pdf,
+        statement_range_default,
     )
 
     accounts = selectors.accounts_for_user(user=request.user)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from accounts.models import Account
-from billing.calendar import billing_tz
+from billing.calendar import billing_tz, month_start
 from billing.display import money
 from billing.models import CreditNote, Invoice, Payment
 from billing.money import ZERO
@@ -182,61 +182,13 @@ def statement_csv(statement: Statement) -> str:
     return out.getvalue()
 
 
-def statement_pdf(statement: Statement) -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
-
-    from billing.pdf import SELLER, _styles, _table, _text
-
-    styles = _styles()
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer, pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=16 * mm,
-        bottomMargin=16 * mm, title=f"Statement {statement.account.name}", author=SELLER,
-    )  # fmt: skip
-    story = [
-        Paragraph("Account statement", styles["title"]),
-        Paragraph(_text(f"{statement.account.name} · {statement.account.billing_email}"),
-                  styles["body"]),
-        Paragraph(_text(f"{statement.start:%d %b %Y} to {statement.end:%d %b %Y}"),
-                  styles["muted"]),
-    ]  # fmt: skip
-    if not statement.currencies:
-        story.append(Paragraph("Nothing was invoiced or paid up to the end of this range.",
-                               styles["body"]))  # fmt: skip
-    for part in statement.currencies:
-        c = part.currency
-        head = [Paragraph(h, styles["head"]) for h in ("Date", "Document", "Description")] + [
-            Paragraph(h, styles["headnum"]) for h in ("Charges", "Credits", "Balance")
-        ]
-        rows = [head, [
-            Paragraph(_text(f"{statement.start:%d %b %Y}"), styles["body"]), "",
-            Paragraph("Opening balance", styles["body"]), "", "",
-            Paragraph(_text(balance_words(part.opening, c)), styles["num"]),
-        ]]  # fmt: skip
-        for line in part.lines:
-            rows.append([
-                Paragraph(_text(f"{line.date:%d %b %Y}"), styles["body"]),
-                Paragraph(_text(line.document), styles["body"]),
-                Paragraph(_text(line.description), styles["body"]),
-                Paragraph(_text(money(line.charges, c) if line.charges else ""), styles["num"]),
-                Paragraph(_text(money(line.credits, c) if line.credits else ""), styles["num"]),
-                Paragraph(_text(balance_words(line.balance, c)), styles["num"]),
-            ])  # fmt: skip
-        rows.append([
-            Paragraph(_text(f"{statement.end:%d %b %Y}"), styles["body"]), "",
-            Paragraph("<b>Closing balance</b>", styles["body"]),
-            Paragraph(_text(money(part.total_charges, c)), styles["num"]),
-            Paragraph(_text(money(part.total_credits, c)), styles["num"]),
-            Paragraph(f"<b>{_text(balance_words(part.closing, c))}</b>", styles["num"]),
-        ])  # fmt: skip
-        story += [Spacer(1, 4 * mm), Paragraph(_text(c), styles["h2"])]
-        widths = [22 * mm, 30 * mm, 58 * mm, 24 * mm, 24 * mm, 30 * mm]
-        story.append(_table(rows, widths, total_rows=1))
-    document.build(story)
-    return buffer.getvalue()
-
-
 def statement_filename(statement: Statement, extension: str) -> str:
     return f"statement-{statement.account.pk}-{statement.start}-{statement.end}.{extension}"
+
+
+def statement_range_default(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The last three calendar months through today."""
+    first = month_start(today)
+    for _ in range(2):
+        first = month_start(first - dt.timedelta(days=1))
+    return first, today

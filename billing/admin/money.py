@@ -49,3 +49,6 @@ def snapshot_fields(snapshot: dict):
         '<table class="billing-snapshot">{}</table>',
         format_html("".join(["{}"] * len(rows)), *rows),
     )
+
+
+AMOUNT = money_column("amount")  # documents with their own currency field
