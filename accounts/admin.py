@@ -3,6 +3,8 @@ from django.contrib import admin
 from accounts.models import Account, ApiKey, Membership
 from accounts.throttling import ThrottledAdminAuthenticationForm
 from billing.admin import ReadOnlyInline
+from billing.admin.money import money_column
+from billing.display import money
 from billing.models import Application, Invoice
 from billing.selectors import account_balances
 
@@ -24,7 +26,7 @@ class ApplicationInline(ReadOnlyInline):
 
 class InvoiceInline(ReadOnlyInline):
     model = Invoice
-    fields = ("number", "month", "currency", "state", "total", "due_date")
+    fields = ("number", "month", "state", money_column("total"), "due_date")
     readonly_fields = fields
     ordering = ("-month", "currency")
 
@@ -45,7 +47,7 @@ class AccountAdmin(admin.ModelAdmin):
         balances = account_balances(account_id=account.pk)
         if not balances:
             return "0 (nothing invoiced or paid)"
-        return ", ".join(f"{amount} {currency}" for currency, amount in balances.items())
+        return ", ".join(money(amount, currency) for currency, amount in balances.items())
 
     def has_delete_permission(self, request, obj=None):
         return False  # an account holds invoices and payments

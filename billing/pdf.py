@@ -11,6 +11,7 @@ import functools
 import io
 from xml.sax.saxutils import escape
 
+from django.conf import settings
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -29,6 +30,7 @@ from reportlab.platypus import (
 from billing.display import MINUS, local_date, money
 from billing.models import Invoice, InvoiceLine
 from billing.rating.text import qty
+from billing.reports.statement import Statement, balance_words
 from billing.selectors.documents import InvoiceDocument, invoice_document
 
 INK = colors.HexColor("#1d2433")
@@ -354,3 +356,55 @@ def invoice_pdf_filename(invoice: Invoice) -> str:
     if invoice.number:
         return f"{invoice.number}.pdf"
     return f"draft-{invoice.month:%Y-%m}-{invoice.currency}.pdf"
+
+
+def statement_pdf(statement: Statement) -> bytes:
+    """An account statement (``billing.reports.statement``) as a PDF, in the invoice's style."""
+    styles = _styles()
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer, pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=16 * mm,
+        bottomMargin=16 * mm, title=f"Statement {statement.account.name}",
+        author=settings.BILLING_SELLER_NAME,
+    )  # fmt: skip
+    story = [
+        Paragraph("Account statement", styles["title"]),
+        Paragraph(_text(f"{statement.account.name} · {statement.account.billing_email}"),
+                  styles["body"]),
+        Paragraph(_text(f"{statement.start:%d %b %Y} to {statement.end:%d %b %Y}"),
+                  styles["muted"]),
+    ]  # fmt: skip
+    if not statement.currencies:
+        story.append(Paragraph("Nothing was invoiced or paid up to the end of this range.",
+                               styles["body"]))  # fmt: skip
+    for part in statement.currencies:
+        c = part.currency
+        head = [Paragraph(h, styles["head"]) for h in ("Date", "Document", "Description")] + [
+            Paragraph(h, styles["headnum"]) for h in ("Charges", "Credits", "Balance")
+        ]
+        rows = [head, [
+            Paragraph(_text(f"{statement.start:%d %b %Y}"), styles["body"]), "",
+            Paragraph("Opening balance", styles["body"]), "", "",
+            Paragraph(_text(balance_words(part.opening, c)), styles["num"]),
+        ]]  # fmt: skip
+        for line in part.lines:
+            rows.append([
+                Paragraph(_text(f"{line.date:%d %b %Y}"), styles["body"]),
+                Paragraph(_text(line.document), styles["body"]),
+                Paragraph(_text(line.description), styles["body"]),
+                Paragraph(_text(money(line.charges, c) if line.charges else ""), styles["num"]),
+                Paragraph(_text(money(line.credits, c) if line.credits else ""), styles["num"]),
+                Paragraph(_text(balance_words(line.balance, c)), styles["num"]),
+            ])  # fmt: skip
+        rows.append([
+            Paragraph(_text(f"{statement.end:%d %b %Y}"), styles["body"]), "",
+            Paragraph("<b>Closing balance</b>", styles["body"]),
+            Paragraph(_text(money(part.total_charges, c)), styles["num"]),
+            Paragraph(_text(money(part.total_credits, c)), styles["num"]),
+            Paragraph(f"<b>{_text(balance_words(part.closing, c))}</b>", styles["num"]),
+        ])  # fmt: skip
+        story += [Spacer(1, 4 * mm), Paragraph(_text(c), styles["h2"])]
+        widths = [22 * mm, 30 * mm, 58 * mm, 24 * mm, 24 * mm, 30 * mm]
+        story.append(_table(rows, widths, total_rows=1))
+    document.build(story)
+    return buffer.getvalue()

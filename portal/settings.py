@@ -32,7 +32,7 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.admin_apps.FinanceAdminConfig",  # django.contrib.admin with the finance home
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

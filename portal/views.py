@@ -7,6 +7,7 @@ account's object answers 404 to every method.
 """
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -485,6 +486,63 @@ def invoice_pdf(request, invoice_id: int):
     response = HttpResponse(render_invoice_pdf(invoice), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice_pdf_filename(invoice)}"'
     return response
+
+
+@login_required
+def statement(request):
+    """The account statement for a date range (issue 15): HTML, or ``format=csv`` / ``pdf``.
+    ``account`` is looked up within the user's accounts (another account's id is a 404)."""
+    from billing.admin_site import StatementForm
+    from billing.pdf import statement_pdf
+    from billing.reports.statement import (
+        account_statement,
+        statement_csv,
+        statement_filename,
+        statement_range_default,
+    )
+
+    accounts = selectors.accounts_for_user(user=request.user)
+    account = None
+    if request.GET.get("account"):
+        try:
+            account_id = int(request.GET["account"])
+        except ValueError:
+            account_id = 0
+        account = get_object_or_404(accounts, pk=account_id)
+    else:
+        account = accounts.first()
+    start, end = statement_range_default(billing_today())
+    data = {"start": start, "end": end, **request.GET.dict()}
+    data["account"] = account.pk if account else ""
+    form = StatementForm(data)
+    form.fields["account"].queryset = accounts
+    result = None
+    status = 200
+    if account is not None:
+        if form.is_valid():
+            result = account_statement(
+                account=account, start=form.cleaned_data["start"], end=form.cleaned_data["end"]
+            )
+            fmt = request.GET.get("format", "html")
+            if fmt in ("csv", "pdf"):
+                if fmt == "csv":
+                    response = HttpResponse(
+                        statement_csv(result), content_type="text/csv; charset=utf-8"
+                    )
+                else:
+                    response = HttpResponse(statement_pdf(result), content_type="application/pdf")
+                name = statement_filename(result, fmt)
+                response["Content-Disposition"] = f'attachment; filename="{name}"'
+                return response
+        else:
+            status = 400
+    query = urlencode({key: data[key] for key in ("account", "start", "end")})
+    return render(
+        request,
+        "portal/statement.html",
+        {"form": form, "statement": result, "accounts": accounts, "query": query},
+        status=status,
+    )
 
 
 # --------------------------------------------------------------------------------------------

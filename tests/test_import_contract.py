@@ -38,13 +38,16 @@ LAYERS: dict[str, int] = {
     "billing.migrations": 1,
     "billing": 1,  # the package itself
     "billing.selectors": 2,
+    "billing.reports": 2,  # finance reports: reads, like the selectors (issue 15)
     "billing.services": 3,
     "billing.api": 4,
     "billing.admin": 4,
+    "billing.admin_site": 4,  # the admin site with the finance home (outside the package)
     "billing.tasks": 4,
     "billing.management": 4,
     "billing.pdf": 4,
     "billing.demo": 4,
+    "billing.templatetags": 4,
 }
 LAYER_NAMES = {0: "rating", 1: "base", 2: "selectors", 3: "services", 4: "interfaces"}
 

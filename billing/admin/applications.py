@@ -6,8 +6,9 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html
 
-from billing import selectors
+from billing import display, selectors
 from billing.admin.base import ReadOnlyAdmin, ReadOnlyInline, html_table
+from billing.admin.money import AMOUNT, money_column
 from billing.models import (
     AddOnSubscription,
     Application,
@@ -41,14 +42,14 @@ class AddOnSubscriptionInline(ReadOnlyInline):
 
 class PrepaidTermInline(ReadOnlyInline):
     model = PrepaidTerm
-    fields = ("item", "starts_on", "ends_on", "amount", "currency", "cut_on", "credit_amount")
+    fields = ("item", "starts_on", "ends_on", AMOUNT, "cut_on", money_column("credit_amount"))
     readonly_fields = fields
     show_change_link = False
 
 
 class ResourcePackInline(ReadOnlyInline):
     model = ResourcePack
-    fields = ("item", "units_total", "units_left", "valid_from", "valid_until", "amount")
+    fields = ("item", "units_total", "units_left", "valid_from", "valid_until", AMOUNT)
     readonly_fields = fields
     show_change_link = False
 
@@ -96,7 +97,7 @@ class ApplicationAdmin(ReadOnlyAdmin):
                 ),
                 c.item.name,
                 c.billable_quantity.normalize(),
-                f"{c.amount} {c.currency}",
+                display.money_exact(c.amount, c.currency),
                 c.explanation,
             )
             for c in charges
@@ -119,8 +120,7 @@ class ChargeAdmin(ReadOnlyAdmin):
         "item",
         "quantity",
         "billable_quantity",
-        "amount",
-        "currency",
+        money_column("amount", exact=True),
     )
     list_filter = ("currency", "period", "item__product", "item")
     search_fields = ("application__sdkappid", "application__name", "item__code")
@@ -136,10 +136,9 @@ class ChargeAdmin(ReadOnlyAdmin):
         "quantity",
         "covered_quantity",
         "billable_quantity",
-        "unit_price",
+        money_column("unit_price", "unit price", exact=True),
         "per_quantity",
-        "amount",
-        "currency",
+        money_column("amount", exact=True),
         "price_entry",
         "explanation",
         "usage_behind",

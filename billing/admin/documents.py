@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from billing.admin.base import ReadOnlyAdmin
+from billing.admin.money import AMOUNT, money_column
 from billing.models import (
     Adjustment,
     AuditRecord,
@@ -18,24 +19,34 @@ from billing.models import (
 
 @admin.register(CreditNote)
 class CreditNoteAdmin(ReadOnlyAdmin):
-    list_display = ("number", "invoice", "amount", "currency", "created_by", "created_at")
+    list_display = ("number", "invoice", AMOUNT, "created_by", "created_at")
     search_fields = ("number", "invoice__number", "invoice__account__name")
     list_select_related = ("invoice", "created_by")
+    fields = ("number", "invoice", AMOUNT, "reason", "created_by", "created_at")
+    readonly_fields = fields
 
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "account", "amount", "currency", "invoice", "reference")
+    list_display = ("received_at", "account", AMOUNT, "invoice", "reference")
     list_filter = ("currency",)
     search_fields = ("reference", "account__name", "invoice__number")
     list_select_related = ("account", "invoice")
+    fields = ("account", AMOUNT, "received_at", "invoice", "reference", "recorded_by",
+              "created_at")  # fmt: skip
+    readonly_fields = fields
+
+
+_ADJUSTMENT_AMOUNT = money_column("amount", currency="invoice.currency")
 
 
 @admin.register(Adjustment)
 class AdjustmentAdmin(ReadOnlyAdmin):
-    list_display = ("invoice", "amount", "reason", "created_by", "created_at")
+    list_display = ("invoice", _ADJUSTMENT_AMOUNT, "reason", "created_by", "created_at")
     search_fields = ("reason", "invoice__account__name")
     list_select_related = ("invoice", "created_by")
+    fields = ("invoice", _ADJUSTMENT_AMOUNT, "reason", "created_by", "created_at")
+    readonly_fields = fields
 
 
 @admin.register(AuditRecord)

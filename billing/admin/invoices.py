@@ -13,9 +13,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from billing import selectors
+from billing import display, selectors
 from billing.admin.actions import ActionViewsMixin
 from billing.admin.base import MONEY_OUTPUT, ReadOnlyAdmin, ReadOnlyInline
+from billing.admin.filters import AgingFilter
 from billing.admin.forms import (
     AdjustmentForm,
     AmountReasonForm,
@@ -26,6 +27,7 @@ from billing.admin.forms import (
     csv_text,
     received_at,
 )
+from billing.admin.money import AMOUNT, money_column, snapshot_fields
 from billing.calendar import billing_today
 from billing.display import rfc3339
 from billing.errors import BillingError
@@ -44,26 +46,30 @@ from billing.services.closing import invoice_finalize
 # --------------------------------------------------------------------------------------------
 
 
+_LINE_UNIT_PRICE = money_column("unit_price", "unit price", currency="invoice.currency", exact=True)
+_LINE_AMOUNT = money_column("amount", currency="invoice.currency")
+
+
 class InvoiceLineInline(ReadOnlyInline):
     model = InvoiceLine
-    fields = ("kind", "application", "description", "quantity", "unit_price", "amount")
+    fields = ("kind", "application", "description", "quantity", _LINE_UNIT_PRICE, _LINE_AMOUNT)
     readonly_fields = fields
     show_change_link = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("application")
+        return super().get_queryset(request).select_related("application", "invoice")
 
 
 class CreditNoteInline(ReadOnlyInline):
     model = CreditNote
-    fields = ("number", "amount", "currency", "reason", "created_by", "created_at")
+    fields = ("number", AMOUNT, "reason", "created_by", "created_at")
     readonly_fields = fields
     show_change_link = False
 
 
 class PaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ("amount", "currency", "received_at", "reference", "recorded_by")
+    fields = (AMOUNT, "received_at", "reference", "recorded_by")
     readonly_fields = fields
     show_change_link = False
     fk_name = "invoice"
@@ -153,11 +159,11 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
         "month_label",
         "currency",
         "state",
-        "total",
-        "amount_due",
+        "total_display",
+        "amount_due_display",
         "due_date",
     )
-    list_filter = (MonthFilter, "state", "currency", OverdueFilter)
+    list_filter = (MonthFilter, "state", "currency", OverdueFilter, AgingFilter)
     search_fields = ("number", "account__name", "lines__application__sdkappid")
     list_select_related = ("account",)
     list_max_show_all = 1000
@@ -169,16 +175,16 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
         "currency",
         "state",
         "number",
-        "total",
-        "credited",
-        "paid",
-        "amount_due",
+        "total_display",
+        "credited_display",
+        "paid_display",
+        "amount_due_display",
         "finalized_at",
         "due_date",
         "paid_at",
         "voided_at",
         "void_reason",
-        "billing_snapshot",
+        "billing_details",
     )
     readonly_fields = fields
     object_actions = {
@@ -244,13 +250,33 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
             return ZERO
         return max(ZERO, invoice.total - invoice.credited_sum - invoice.paid_sum)
 
+    @admin.display(description="total", ordering="total")
+    def total_display(self, invoice):
+        return display.money(invoice.total, invoice.currency)
+
+    @admin.display(description="credited")
+    def credited_display(self, invoice):
+        return display.money(invoice.credited_sum, invoice.currency)
+
+    @admin.display(description="paid")
+    def paid_display(self, invoice):
+        return display.money(invoice.paid_sum, invoice.currency)
+
+    @admin.display(description="amount due")
+    def amount_due_display(self, invoice):
+        return display.money(self.amount_due(invoice), invoice.currency)
+
+    @admin.display(description="billing details (snapshot at finalization)")
+    def billing_details(self, invoice):
+        return snapshot_fields(invoice.billing_snapshot)
+
     def action_summary(self, invoice):
         return [
             ("Account", invoice.account),
             ("Month", f"{invoice.month:%B %Y}"),
             ("State", invoice.get_state_display()),
-            ("Total", f"{invoice.total} {invoice.currency}"),
-            ("Amount due", f"{selectors.invoice_amount_due(invoice)} {invoice.currency}"),
+            ("Total", display.money(invoice.total, invoice.currency)),
+            ("Amount due", display.money(selectors.invoice_amount_due(invoice), invoice.currency)),
         ]
 
     # -- object actions ----------------------------------------------------------------------
@@ -260,7 +286,8 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
             finance.adjustment_add(
                 invoice=invoice, amount=data["amount"], reason=data["reason"], actor=request.user
             )
-            return f"Adjustment of {data['amount']} {invoice.currency} added to {invoice}."
+            amount = display.money(data["amount"], invoice.currency)
+            return f"Adjustment of {amount} added to {invoice}."
 
         return self._action_view(
             request,
@@ -298,7 +325,8 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
                 reference=data["reference"],
                 received_at=received_at(data["received_on"]),
             )
-            return f"Payment of {payment.amount} {payment.currency} recorded on {invoice}."
+            amount = display.money(payment.amount, payment.currency)
+            return f"Payment of {amount} recorded on {invoice}."
 
         return self._action_view(
             request,
@@ -312,7 +340,8 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
     def finalize_view(self, request, object_id):
         def perform(request, invoice, data):
             invoice = invoice_finalize(invoice=invoice, actor=request.user)
-            return f"Invoice {invoice.number} finalized: {invoice.total} {invoice.currency}."
+            total = display.money(invoice.total, invoice.currency)
+            return f"Invoice {invoice.number} finalized: {total}."
 
         return self._action_view(
             request,

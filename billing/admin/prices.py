@@ -5,6 +5,8 @@ from django.contrib import admin
 from billing.admin.actions import ActionViewsMixin
 from billing.admin.base import ReadOnlyAdmin
 from billing.admin.forms import PriceRevisionForm
+from billing.admin.money import money_column
+from billing.display import money_exact
 from billing.models import (
     PriceEntry,
 )
@@ -23,7 +25,7 @@ class PriceEntryAdmin(ActionViewsMixin, ReadOnlyAdmin):
         "item",
         "price_book",
         "effective_from",
-        "unit_price",
+        money_column("unit_price", "unit price", currency="price_book.currency", exact=True),
         "per_quantity",
         "included_quantity",
         "deduction_ratio",
@@ -32,6 +34,21 @@ class PriceEntryAdmin(ActionViewsMixin, ReadOnlyAdmin):
     list_filter = ("price_book", "source")
     search_fields = ("item__code", "item__name")
     list_select_related = ("item", "price_book")
+    fields = (
+        "item",
+        "price_book",
+        "effective_from",
+        money_column("unit_price", "unit price", currency="price_book.currency", exact=True),
+        "per_quantity",
+        "included_quantity",
+        "deduction_ratio",
+        "validity_months",
+        "source",
+        "note",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = fields
     object_actions = {
         "revise": {
             "label": "New version of this price",
@@ -50,11 +67,12 @@ class PriceEntryAdmin(ActionViewsMixin, ReadOnlyAdmin):
     }
 
     def action_summary(self, entry):
+        per = f"{entry.per_quantity.normalize():f}"
         return [
             ("Item", f"{entry.item.name} ({entry.item.code})"),
             ("Price book", entry.price_book),
             ("Effective from", entry.effective_from),
-            ("Price", f"{entry.unit_price} {entry.currency} per {entry.per_quantity}"),
+            ("Price", f"{money_exact(entry.unit_price, entry.currency)} per {per}"),
         ]
 
     def revise_view(self, request, object_id):

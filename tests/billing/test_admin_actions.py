@@ -370,7 +370,8 @@ def test_account_page_shows_balance_applications_and_invoices(client, issued):
     log_in(client, "finance")
     page = client.get(reverse("admin:accounts_account_change", args=[issued.account_id]))
     text = page.content.decode()
-    assert "-899.00 CNY" in text  # paid 100.00 - invoiced 999.00
+    # paid 100.00 - invoiced 999.00, formatted by billing.display (one minus sign, U+2212)
+    assert "\u2212899.00 CNY" in text
     assert issued.number in text and "chat" in text
 
 

@@ -41,6 +41,7 @@ EXPECTATIONS = {
     "dashboard": OWN,
     "application_create": OWN,
     "invoices": OWN,
+    "statement": OWN,
     "api_keys": OWN,
     "application": {"sdkappid"},
     "application_charges": {"sdkappid"},

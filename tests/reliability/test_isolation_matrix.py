@@ -113,6 +113,7 @@ PORTAL_LOGOUT = {"names": {"logout"}, "expect": dict.fromkeys(ROLES, {405})}  # 
 PORTAL_OWN = {  # the signed-in user's own data: nothing of account A reaches another user
     "names": {
         "dashboard",
+        "statement",
         "password_change",
         "password_change_done",
         "team",
@@ -325,6 +326,10 @@ ADMIN_STAFF_PAGES = {  # the index, app lists, password change: any staff member
     },
     "expect": ADMIN_NOT_STAFF | {"finance": OK, "support": OK, "anonymous": ADMIN_LOGIN},
 }
+ADMIN_FINANCE_REPORTS = {  # the finance home's search, statements and journal: any staff
+    "names": {"admin:finance_search", "admin:finance_statement", "admin:finance_journal"},
+    "expect": ADMIN_NOT_STAFF | {"finance": OK, "support": OK, "anonymous": ADMIN_LOGIN},
+}
 ADMIN_AUTOCOMPLETE = {  # without its query parameters: refused to staff too
     "names": {"admin:autocomplete"},
     "expect": ADMIN_NOT_STAFF | {"finance": {403}, "support": {403}, "anonymous": ADMIN_LOGIN},
@@ -378,6 +383,7 @@ FAMILIES = [
     ADMIN_PUBLIC,
     ADMIN_LOGOUT,
     ADMIN_STAFF_PAGES,
+    ADMIN_FINANCE_REPORTS,
     ADMIN_AUTOCOMPLETE,
     ADMIN_VIEW_ON_SITE,
 ]
