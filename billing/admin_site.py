@@ -102,7 +102,7 @@ class FinanceAdminSite(admin.AdminSite):
             app_filter = Q(name__icontains=query) | Q(account__name__icontains=query)
             account_filter = Q(name__icontains=query) | Q(billing_email__icontains=query)
             invoice_filter = Q(number__icontains=query) | Q(account__name__icontains=query)
-            if query.isdigit() and len(query) <= 18:
+            if query.isascii() and query.isdigit() and len(query) <= 18:
                 app_filter |= Q(sdkappid=int(query))
                 account_filter |= Q(applications__sdkappid=int(query))
                 invoice_filter |= Q(lines__application__sdkappid=int(query))

@@ -501,7 +501,7 @@ def statement(request):
         statement_range_default,
     )
 
-    accounts = selectors.accounts_for_user(user=request.user)
+    accounts = _accounts_allowing(request, "statements.read")
     account = None
     if request.GET.get("account"):
         try:

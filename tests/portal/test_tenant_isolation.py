@@ -87,6 +87,7 @@ ROLE_RULES = {
     "member_remove": {"POST": "members.manage"},
     "account_two_factor": {"POST": "members.manage"},
     "billing_profile": {"GET": "billing_profile.write", "POST": "billing_profile.write"},
+    "statement": {"GET": "statements.read"},
 }
 # No role asked: public pages and the user's own login.
 NO_ROLE = {

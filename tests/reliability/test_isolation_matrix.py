@@ -113,7 +113,6 @@ PORTAL_LOGOUT = {"names": {"logout"}, "expect": dict.fromkeys(ROLES, {405})}  # 
 PORTAL_OWN = {  # the signed-in user's own data: nothing of account A reaches another user
     "names": {
         "dashboard",
-        "statement",
         "password_change",
         "password_change_done",
         "team",
@@ -131,7 +130,7 @@ PORTAL_OWN = {  # the signed-in user's own data: nothing of account A reaches an
     "hidden_from_others": True,
 }
 PORTAL_OWN_INVOICES = {  # invoices.read: owner, billing, viewer
-    "names": {"invoices"},
+    "names": {"invoices", "statement"},  # statements.read: the same roles
     "expect": PORTAL_OWN["expect"] | {"developer": FORBIDDEN},
 }
 PORTAL_OWN_KEYS = {  # api_keys.read: owner, developer

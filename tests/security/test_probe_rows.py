@@ -46,6 +46,9 @@ def server(django_db_setup, django_db_blocker):
         LOGIN_FAILURE_LIMIT="3",
         PASSWORD_RESET_EMAIL_LIMIT="3",
         PASSWORD_RESET_IP_LIMIT="20",
+        # The probe's finance staff sign in with a password only (two-factor sign-in has its
+        # own tests, tests/accounts/test_two_factor.py).
+        TWO_FACTOR_REQUIRED_FOR_STAFF="false",
     )
     with django_db_blocker.unblock(), Gunicorn(port=port, workers=1, log=log, env=env):
         yield f"http://127.0.0.1:{port}"
