@@ -2,7 +2,7 @@
 pattern needs an expectation there, or that test fails."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import include, path, reverse_lazy
 
 from portal import views
 
@@ -58,4 +58,5 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("api-keys/", views.api_keys, name="api_keys"),
     path("api-keys/<int:key_id>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
+    path("", include("notifications.web_urls")),  # webhooks and alerts (issue 16)
 ]

@@ -1,6 +1,6 @@
 """/api/: the v1 endpoints, the OpenAPI schema and its documentation pages."""
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from billing.api.views import account, finance, invoices, usage
@@ -40,6 +40,7 @@ urlpatterns = [
     ),
     path("v1/invoices/<str:number>/payments", finance.PaymentsView.as_view(), name="api-payments"),
     path("v1/account", account.AccountView.as_view(), name="api-account"),
+    path("", include("notifications.api.urls")),  # webhooks, alerts, entitlements (issue 16)
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path(

@@ -32,6 +32,7 @@ from billing.models import (
 from billing.rating.terms import proration_credit, term_bounds, term_start
 from billing.services.bulk import insert_rows
 from billing.services.invoicing import invoices_mark_stale, month_is_closed
+from notifications import outbox
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -100,6 +101,7 @@ def application_create(
                     account=account,
                     after={"sdkappid": candidate, "region": region, "edition": "trial"},
                 )
+                outbox.record("application.created", application)
                 return application
         except IntegrityError:
             if sdkappid is not None:
@@ -259,6 +261,17 @@ def edition_change(
             account=application.account,
             before=before,
             after={"edition": target.code, "starts_on": new_period.starts_on},
+        )
+        outbox.record(
+            "application.edition_changed",
+            application,
+            data={
+                "edition": {
+                    "from": current.code,
+                    "to": target.code,
+                    "starts_on": str(new_period.starts_on),
+                }
+            },
         )
         return new_period
 
@@ -643,6 +656,7 @@ def addon_subscribe(
             account=application.account,
             after={"item": item.code, "starts_on": day},
         )
+        outbox.application_changed(application)
         return subscription
 
 
@@ -671,6 +685,7 @@ def addon_cancel(
             account=subscription.application.account,
             after={"ends_on": subscription.ends_on},
         )
+        outbox.application_changed(subscription.application)
         return subscription
 
 

@@ -41,6 +41,7 @@ from billing.services.invoicing import (
     month_is_closed,
 )
 from billing.services.overdue import overdue_refresh
+from notifications import outbox
 
 State = Invoice.State
 
@@ -126,6 +127,7 @@ def _settle_if_covered(invoice: Invoice, now) -> bool:
         invoice.state = State.PAID
         invoice.paid_at = now
         invoice.save(update_fields=["state", "paid_at", "updated_at"])
+        outbox.record("invoice.paid", invoice)
         return True
     return False
 
@@ -221,6 +223,7 @@ def credit_note_issue(*, invoice: Invoice, amount, reason: str, actor) -> Credit
             },
             reason=reason,
         )
+        outbox.record("credit_note.issued", note)
         transaction.on_commit(lambda: _refresh_overdue(invoice.account_id))
         return note
 
@@ -290,6 +293,7 @@ def payment_record(
             after=after,
             reason=reference,
         )
+        outbox.record("payment.recorded", payment)
         transaction.on_commit(lambda: _refresh_overdue(account.pk))
         return payment
 
@@ -326,6 +330,7 @@ def invoice_void(*, invoice: Invoice, reason: str, actor) -> Invoice:
             after={"state": State.VOID},
             reason=reason,
         )
+        outbox.record("invoice.voided", invoice)
         transaction.on_commit(lambda: _refresh_overdue(invoice.account_id))
         return invoice
 

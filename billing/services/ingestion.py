@@ -24,6 +24,7 @@ from django.utils import timezone
 from billing.calendar import billing_tz, month_start
 from billing.locks import applications_lock
 from billing.models import Application, Invoice, Metric, PriceEntry, RatedDay, UsageEvent
+from notifications import outbox
 
 MAX_BATCH = 1000
 MAX_EVENT_ID = 255
@@ -446,6 +447,7 @@ def usage_events_ingest(
         result.accepted = len(inserted)
         days = {(e.application_id, e.billing_day) for k, (_, e) in unique.items() if k in inserted}
         result.restaled_days = _mark_rated_days_stale(days)
+        outbox.usage_changed(application_ids={app_id for app_id, _ in days})
     return result
 
 

@@ -36,6 +36,7 @@ from billing.models import (
 from billing.money import ZERO, round_money
 from billing.rating.text import qty
 from billing.services.bulk import insert_rows, update_rows
+from notifications import outbox
 
 Kind = InvoiceLine.Kind
 
@@ -515,4 +516,5 @@ def invoices_finalize(
             Invoice, frozen, [(i.pk, *(getattr(i, name) for name in frozen)) for i in drafts]
         )
         audit_records_create(records)
+        outbox.record_each("invoice.finalized", drafts)
         return drafts

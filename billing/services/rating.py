@@ -48,6 +48,7 @@ from billing.services.applications import (
 )
 from billing.services.bulk import insert_rows, update_rows, upsert_rows
 from billing.services.invoicing import invoices_mark_stale, invoices_refresh_deferred
+from notifications import outbox
 
 ONE_DAY = dt.timedelta(days=1)
 ZERO = Decimal(0)
@@ -488,6 +489,7 @@ def rate_accounts_day(
                 )
                 result.days_rated += 1
                 invoices_mark_stale(account_id=application.account_id, day=rate_day)
+        outbox.usage_changed(account_ids=account_ids)
     return result
 
 
