@@ -111,7 +111,9 @@ def _measure(alert: Alert, today: dt.date) -> tuple[Decimal, str] | None:
         if allowance is None or not allowance.included:
             return None
         share = allowance.left / allowance.included
-        display = f"{allowance.left:,f} of {allowance.included:,f} minutes left"
+        display = (
+            f"{allowance.left.normalize():,f} of {allowance.included.normalize():,f} minutes left"
+        )
     else:
         packs = packs_left(applications=[application], today=today).get(application.pk, [])
         total = sum((p.pack.units_total for p in packs), Decimal(0))
