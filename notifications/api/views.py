@@ -136,7 +136,7 @@ class EndpointTestView(_EndpointsBase):
         return Response(webhooks.endpoint_test(endpoint=self.endpoint(id)))
 
 
-class AlertListView(ApiViewMixin, GenericAPIView):
+class _AlertsBase(ApiViewMixin, GenericAPIView):
     permission_classes = [AlertManager]
     queryset = Alert.objects.none()
     serializer_class = AlertSerializer
@@ -148,6 +148,8 @@ class AlertListView(ApiViewMixin, GenericAPIView):
             "application"
         )
 
+
+class AlertListView(_AlertsBase):
     @extend_schema(
         operation_id="alerts_list",
         tags=["alerts"],
@@ -196,7 +198,7 @@ class AlertListView(ApiViewMixin, GenericAPIView):
         return Response(AlertSerializer(alert).data, status=status.HTTP_201_CREATED)
 
 
-class AlertDetailView(AlertListView):
+class AlertDetailView(_AlertsBase):
     @extend_schema(
         operation_id="alerts_delete",
         tags=["alerts"],

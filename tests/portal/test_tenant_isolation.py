@@ -17,8 +17,35 @@ OTHER_SURFACES = ("admin/", "api/")
 
 PUBLIC = "public"  # no account data: log-in, password reset
 OWN = "own"  # the user's own data only: lists, forms, their password
+
+
+def _notifications_of(tenant):
+    """A webhook endpoint of the tenant with one delivery, and an alert (made once)."""
+    if not hasattr(tenant, "endpoint"):
+        from notifications.alerts import alert_create
+        from notifications.models import Event, WebhookDelivery
+        from notifications.webhooks import endpoint_create
+
+        tenant.endpoint = endpoint_create(
+            account_id=tenant.account.pk,
+            url="https://93.184.215.14/hook",
+            event_types=["invoice.paid"],
+        )
+        tenant.delivery = WebhookDelivery.objects.create(
+            event=Event.objects.filter(account=tenant.account).first(), endpoint=tenant.endpoint
+        )
+        tenant.alert = alert_create(
+            account_id=tenant.account.pk, kind="spend", currency="CNY", amount="10"
+        )
+    return tenant
+
+
 # Patterns naming objects: kwarg -> which object of a tenant fills it.
 OBJECT_KWARGS = {
+    "endpoint_id": lambda t: _notifications_of(t).endpoint.pk,
+    "delivery_id": lambda t: _notifications_of(t).delivery.pk,
+    "alert_id": lambda t: _notifications_of(t).alert.pk,
+    "action": lambda t: "test",
     "sdkappid": lambda t: t.app.sdkappid,
     "subscription_id": lambda t: t.subscription.pk,
     "invoice_id": lambda t: t.invoice.pk,
@@ -46,6 +73,12 @@ EXPECTATIONS = {
     "invoice": {"invoice_id"},
     "invoice_pdf": {"invoice_id"},
     "api_key_revoke": {"key_id"},
+    "webhooks": OWN,
+    "alerts": OWN,
+    "webhook": {"endpoint_id"},
+    "webhook_action": {"endpoint_id", "action"},
+    "webhook_replay": {"endpoint_id", "delivery_id"},
+    "alert_delete": {"alert_id"},
 }
 # What a POST to any of them carries, so that only the object lookup can refuse it.
 POST_DATA = {"edition": "ultimate", "item": "im.addon.group_members.pro", "name": "x"}
@@ -104,6 +137,23 @@ def _state(tenant):
         tenant.app.resource_packs.count(),
         ApiKey.objects.get(pk=tenant.key.pk).revoked_at,
         Application.objects.filter(account=tenant.account).count(),
+        _notification_state(tenant),
+    )
+
+
+def _notification_state(tenant):
+    from notifications.models import Alert, DeliveryAttempt, WebhookEndpoint
+
+    _notifications_of(tenant)  # made before the "before" snapshot, never by the requests
+
+    return (
+        list(
+            WebhookEndpoint.objects.filter(account=tenant.account).values_list(
+                "pk", "disabled_at", "deleted_at"
+            )
+        ),
+        Alert.objects.filter(account=tenant.account).count(),
+        DeliveryAttempt.objects.filter(delivery__endpoint__account=tenant.account).count(),
     )
 
 

@@ -71,6 +71,8 @@ PORTAL_OWN = {  # the signed-in user's own data: nothing of account A reaches an
         "api_keys",
         "password_change",
         "password_change_done",
+        "webhooks",
+        "alerts",
     },
     "expect": {
         "owner": OK,
@@ -97,6 +99,10 @@ PORTAL_OBJECT = {  # names an object of account A
         "invoice",
         "invoice_pdf",
         "api_key_revoke",
+        "webhook",
+        "webhook_action",
+        "webhook_replay",
+        "alert_delete",
     },
     "expect": {
         "owner": {200, 302, 405},
@@ -142,11 +148,11 @@ API_ACCOUNT_OBJECT = {  # an application of A, for A's account key only
     },
 }
 API_ACCOUNT_POST_ONLY = {  # GET is refused before any lookup: 405 whoever's the object
-    "names": {"api-edition"},
+    "names": {"api-edition", "api-alert"},
     "expect": API_ACCOUNT_OBJECT["expect"] | {"owner": {405}, "other": {405}},
 }
 API_ACCOUNT_LIST = {
-    "names": {"api-applications", "api-account"},
+    "names": {"api-applications", "api-account", "api-alerts"},
     "expect": {
         "owner": OK,
         "other": OK,
@@ -191,6 +197,23 @@ API_FINANCE = {  # POST only, finance staff
         "anonymous": {401},
     },
 }
+API_WEBHOOK_LIST = {  # account keys: their endpoints; service keys: the platform's
+    "names": {"api-webhook-endpoints"},
+    "expect": API_ACCOUNT_LIST["expect"] | {"service": OK},
+    "hidden_from_others": True,
+}
+API_WEBHOOK_NOT_GET = {  # DELETE / POST only: GET is refused before any lookup
+    "names": {"api-webhook-endpoint", "api-webhook-test"},
+    "expect": API_ACCOUNT_LIST["expect"] | {"owner": {405}, "other": {405}, "service": {405}},
+}
+API_WEBHOOK_OBJECT = {  # an endpoint of A: the platform's keys do not see it either
+    "names": {"api-webhook-deliveries"},
+    "expect": API_ACCOUNT_OBJECT["expect"] | {"owner": OK, "service": {404}},
+}
+API_ENTITLEMENTS = {  # the owner's keys and service keys
+    "names": {"api-entitlements"},
+    "expect": API_ACCOUNT_OBJECT["expect"] | {"owner": OK, "service": OK},
+}
 ADMIN_NOT_STAFF = {"owner": ADMIN_LOGIN, "other": ADMIN_LOGIN, "service": ADMIN_LOGIN}
 ADMIN_PUBLIC = {
     "names": {"admin:login", "admin:password_reset"},
@@ -220,7 +243,7 @@ ADMIN_VIEW_ON_SITE = {
 }
 # Model pages, by the last part of their name. View: every staff member. Change, add and
 # delete of money: nobody. Finance actions: finance only.
-MODELS = r"^admin:(accounts|auth|billing|django_celery_beat)_\w+_"
+MODELS = r"^admin:(accounts|auth|billing|django_celery_beat|notifications)_\w+_"
 ADMIN_MODEL_VIEW = re.compile(MODELS + r"(changelist|change|history)$")
 ADMIN_MODEL_WRITE = re.compile(MODELS + r"(add|delete)$")
 ADMIN_FINANCE_ACTION = re.compile(
@@ -248,6 +271,10 @@ FAMILIES = [
     API_INVOICES,
     API_INVOICE_OBJECT,
     API_FINANCE,
+    API_WEBHOOK_LIST,
+    API_WEBHOOK_NOT_GET,
+    API_WEBHOOK_OBJECT,
+    API_ENTITLEMENTS,
     ADMIN_PUBLIC,
     ADMIN_LOGOUT,
     ADMIN_STAFF_PAGES,
@@ -364,6 +391,19 @@ def world():
     ClockedSchedule.objects.create(clocked_time=timezone.now())
     SolarSchedule.objects.create(event="sunrise", latitude=0, longitude=0)
     PeriodicTask.objects.create(name="matrix", task="billing.tasks.bill_day", interval=interval)
+    # Notifications (issue 16): an endpoint of A with a delivery, an alert, an e-mail row.
+    from notifications.alerts import alert_create
+    from notifications.models import EmailNotice, Event, WebhookDelivery
+    from notifications.webhooks import endpoint_create
+
+    w.endpoint = endpoint_create(
+        account_id=w.account.pk, url="https://93.184.215.14/hook", event_types=["invoice.paid"]
+    )
+    w.delivery = WebhookDelivery.objects.create(
+        event=Event.objects.filter(account=w.account).first(), endpoint=w.endpoint
+    )
+    w.alert = alert_create(account_id=w.account.pk, kind="spend", currency="CNY", amount="10")
+    EmailNotice.objects.create(key="matrix", kind="invoice_finalized", account=w.account)
     w.other_user = w.other.memberships.get().user
     w.owner_user = w.account.memberships.get().user
     return w
@@ -393,10 +433,18 @@ def fill(name: str, route: str, w: World) -> str:
         "app_label": "billing",
         "content_type_id": 1,
         "id": w.owner_user.pk,
+        "endpoint_id": w.endpoint.pk,
+        "delivery_id": w.delivery.pk,
+        "alert_id": w.alert.pk,
+        "action": "test",
     }
 
     def replace(match):
         key = match.group(1).split(":")[-1]
+        if key == "id" and route.startswith("/api/v1/webhook-endpoints"):
+            return str(w.endpoint.pk)
+        if key == "id" and route.startswith("/api/v1/alerts"):
+            return str(w.alert.pk)
         if key == "object_id":
             obj = admin_object(route, w)
             return str(obj.pk if obj is not None else 1)
