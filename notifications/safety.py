@@ -61,7 +61,7 @@ def resolve_public(host: str, port: int) -> str:
     """The first address of ``host`` if every address it resolves to is allowed."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
         raise Unresolvable(f"The host {host} does not resolve ({exc}).") from None
     addresses = [info[4][0] for info in infos]
     refused = [a for a in addresses if not address_allowed(a)]

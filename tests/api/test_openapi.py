@@ -63,6 +63,14 @@ def test_schema_lists_every_endpoint_of_issue_6(client):
         "/api/v1/invoices/{number}/adjustments",
         "/api/v1/invoices/{number}/credit-notes",
         "/api/v1/invoices/{number}/payments",
+        # issue 16 (notifications/api)
+        "/api/v1/webhook-endpoints",
+        "/api/v1/webhook-endpoints/{id}",
+        "/api/v1/webhook-endpoints/{id}/deliveries",
+        "/api/v1/webhook-endpoints/{id}/test",
+        "/api/v1/alerts",
+        "/api/v1/alerts/{id}",
+        "/api/v1/applications/{sdkappid}/entitlements",
     }
     assert set(schema["components"]["securitySchemes"]) == {"bearerAuth", "staffSession"}
     # every operation documents its refusals in the one error format
