@@ -20,13 +20,6 @@ def billing_day_of(moment: dt.datetime) -> dt.date:
     return moment.astimezone(billing_tz()).date()
 
 
-def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) of a billing day as aware datetimes."""
-    tz = billing_tz()
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-    return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-
-
 def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
@@ -37,10 +30,6 @@ def month_end(day: dt.date) -> dt.date:
 
 def days_in_month(day: dt.date) -> int:
     return calendar.monthrange(day.year, day.month)[1]
-
-
-def next_month(day: dt.date) -> dt.date:
-    return month_end(day) + dt.timedelta(days=1)
 
 
 def parse_month(text: str) -> dt.date:

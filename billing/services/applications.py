@@ -7,7 +7,6 @@ of the month in which their term starts (``billing.services.invoicing``)."""
 import datetime as dt
 import random
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -30,8 +29,17 @@ from billing.models import (
     ResourcePack,
 )
 from billing.rating.terms import proration_credit, term_bounds, term_start
+from billing.selectors.editions import (
+    PeriodRow,
+    current_period,
+    edition_change_refusal_check,
+    edition_on,
+    edition_periods_by_application,
+    period_covering,
+)
+from billing.selectors.invoices import month_open_check
 from billing.services.bulk import insert_rows
-from billing.services.invoicing import invoices_mark_stale, month_is_closed
+from billing.services.invoicing import invoices_mark_stale
 from notifications import outbox
 
 ONE_DAY = dt.timedelta(days=1)
@@ -40,17 +48,6 @@ ONE_DAY = dt.timedelta(days=1)
 # The operating system's randomness: a seeded global ``random`` (tests, libraries) would hand
 # every process the same sequence of SDKAppIDs.
 _SDKAPPID_RANDOM = random.SystemRandom()
-
-
-def _ensure_month_open(application: Application, day: dt.date) -> None:
-    """A purchase dated in a month whose invoice is finalized could never be billed."""
-    if month_is_closed(account_id=application.account_id, day=day):
-        raise BillingError(
-            f"The invoice for {day:%Y-%m} is finalized; a change dated then cannot be billed. "
-            "Date it in an open month.",
-            code="period_closed",
-            field="effective",
-        )
 
 
 SDKAPPID_RANGE = (1_400_000_000, 1_499_999_999)
@@ -111,33 +108,6 @@ def application_create(
     raise BillingError("Could not allocate an SDKAppID; try again.", code="busy")
 
 
-def period_covering(periods: list, day: dt.date):
-    """Of ``periods`` (``EditionPeriod`` or ``PeriodRow``, ordered by start), the
-    latest-starting one that covers ``day``."""
-    found = None
-    for period in periods:
-        if period.starts_on <= day and (period.ends_on is None or period.ends_on >= day):
-            found = period
-    return found
-
-
-def current_period(application: Application, day: dt.date) -> EditionPeriod:
-    """The edition period covering ``day`` (the latest period when day is in the future)."""
-    periods = list(application.edition_periods.select_related("edition").order_by("starts_on"))
-    found = period_covering(periods, day)
-    if found is None:
-        raise BillingError(
-            f"Application {application.sdkappid} has no edition on {day}.",
-            code="no_edition",
-            field="effective",
-        )
-    return found
-
-
-def edition_on(application: Application, day: dt.date) -> Edition:
-    return current_period(application, day).edition
-
-
 def _current_term(application: Application, item: BillableItem, day: dt.date):
     return (
         PrepaidTerm.objects.filter(
@@ -189,40 +159,6 @@ def _create_term(
         )
     invoices_mark_stale(account_id=application.account_id, day=starts_on)
     return term
-
-
-def edition_change_refusal_check(
-    *, application: Application, target: Edition, day: dt.date
-) -> EditionPeriod:
-    """Raise the BillingError an edition change to ``target`` on ``day`` meets (Trial, a
-    closed application, a finalized month, a change already scheduled, no change); else the
-    edition period running on ``day``. The change and its preview both ask here."""
-    if target.code == "trial":
-        raise BillingError(
-            "An application never goes back to Trial. Create a new application to use Trial.",
-            code="trial_not_allowed",
-            field="edition",
-        )
-    if application.status == Application.Status.CLOSED:
-        raise BillingError(
-            f"Application {application.sdkappid} is closed.", code="closed", field="application"
-        )
-    _ensure_month_open(application, day)
-    period = current_period(application, day)
-    pending = application.edition_periods.filter(starts_on__gt=day).first()
-    if pending is not None:
-        raise BillingError(
-            f"A change to {pending.edition.name} on {pending.starts_on} is already scheduled.",
-            code="change_pending",
-            field="edition",
-        )
-    if target == period.edition:
-        raise BillingError(
-            f"Application {application.sdkappid} is already on {period.edition.name}.",
-            code="unchanged",
-            field="edition",
-        )
-    return period
 
 
 def edition_change(
@@ -385,32 +321,6 @@ def terms_renew(*, application: Application, day: dt.date, actor=None) -> list[P
                 subscription=subscription,
             )
     return created
-
-
-class PeriodRow(NamedTuple):
-    """An edition period as the bulk jobs read it (what ``period_covering`` and the renewal
-    check need, without a model instance per row)."""
-
-    starts_on: dt.date
-    ends_on: dt.date | None
-    edition_id: int
-    edition: Edition
-
-
-def edition_periods_by_application(application_ids: list[int]) -> dict[int, list[PeriodRow]]:
-    """Each application's edition periods (with their edition), ordered by start."""
-    periods: dict[int, list[PeriodRow]] = {pk: [] for pk in application_ids}
-    editions = {edition.pk: edition for edition in Edition.objects.all()}
-    rows = (
-        EditionPeriod.objects.filter(application_id__any=application_ids)
-        .order_by("application_id", "starts_on")
-        .values_list("application_id", "starts_on", "ends_on", "edition_id")
-    )
-    for application_id, starts_on, ends_on, edition_id in rows:
-        periods[application_id].append(
-            PeriodRow(starts_on, ends_on, edition_id, editions[edition_id])
-        )
-    return periods
 
 
 @dataclass(frozen=True)
@@ -598,7 +508,7 @@ def addon_subscribe(
     item = catalog.item_by_code(item_code)
     if item.addon is None:
         raise BillingError(f"{item.name} is not an add-on.", code="invalid", field="item")
-    _ensure_month_open(application, day)
+    month_open_check(application, day)
     with transaction.atomic():
         application = Application.objects.select_for_update().get(pk=application.pk)
         if application.status != Application.Status.ACTIVE:
@@ -698,7 +608,7 @@ def resource_pack_purchase(
     if item.kind != BillableItem.Kind.RESOURCE_PACK:
         raise BillingError(f"{item.name} is not a resource pack.", code="invalid", field="item")
     entry = catalog.price_entry_in_force(item=item, region=application.region, day=day)
-    _ensure_month_open(application, day)
+    month_open_check(application, day)
     if application.status == Application.Status.CLOSED:
         raise BillingError(
             f"Application {application.sdkappid} is closed.", code="closed", field="application"

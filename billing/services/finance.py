@@ -33,14 +33,17 @@ from billing.models import (
     Source,
 )
 from billing.money import CURRENCY_QUANTUM, ZERO, round_money
-from billing.selectors import invoice_amount_due, invoice_credited
+from billing.selectors.drafts import rate_month_drafts
+from billing.selectors.invoices import invoice_amount_due, invoice_credited, month_is_closed
+from billing.selectors.prices import PriceCatalog
+from billing.selectors.usage import aggregate_day
 from billing.services.invoicing import (
-    _invoice_total_update,
-    _next_number,
+    document_number_next,
+    invoice_total_update,
     invoices_mark_stale,
-    month_is_closed,
 )
 from billing.services.overdue import overdue_refresh
+from billing.services.rating import charges_store, rate_and_store_day
 from notifications import outbox
 
 State = Invoice.State
@@ -166,7 +169,7 @@ def adjustment_add(*, invoice: Invoice, amount, reason: str, actor) -> Adjustmen
             amount=amount,
             sort_key=f"z-adjustment-{adjustment.pk:010d}",
         )
-        _invoice_total_update(invoice)
+        invoice_total_update(invoice)
         audit_record_create(
             actor=actor,
             action="invoice.adjust",
@@ -201,7 +204,7 @@ def credit_note_issue(*, invoice: Invoice, amount, reason: str, actor) -> Credit
         now = timezone.now()
         note = CreditNote.objects.create(
             invoice=invoice,
-            number=_next_number("credit_note", "CN", timezone.localdate(now).year),
+            number=document_number_next("credit_note", "CN", timezone.localdate(now).year),
             currency=invoice.currency,
             amount=amount,
             reason=reason,
@@ -386,21 +389,13 @@ def _draft_totals(account_id: int, month: dt.date) -> dict[str, Decimal]:
 def _rerate_account_month(account_id: int, month: dt.date) -> int:
     """Rate again every rated day of the month, in order (a day's allowance and pack use
     depends on the days before it), and the monthly items once the month is over."""
-    from billing.services.rating import (
-        _Catalog,
-        _rate_and_store,
-        aggregate_day,
-        charges_store,
-        rate_month_drafts,
-    )
-
-    catalog = _Catalog()
+    catalog = PriceCatalog()
     last = month_end(month)
     days = 0
     for application in Application.objects.filter(account_id=account_id).order_by("pk"):
         rated = RatedDay.objects.filter(application=application, day__range=(month, last))
         for day in sorted(rated.values_list("day", flat=True)):
-            _rate_and_store([application], day, aggregate_day([application.pk], day), catalog)
+            rate_and_store_day([application], day, aggregate_day([application.pk], day), catalog)
             days += 1
         monthly = Charge.objects.filter(
             application=application, day=month, period=Charge.Period.MONTH

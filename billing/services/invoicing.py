@@ -18,192 +18,19 @@ from django.utils import timezone
 
 from accounts.models import Account
 from billing.audit import audit_record_build, audit_records_create
-from billing.calendar import month_end, month_start
-from billing.errors import BillingError
-from billing.locks import applications_lock
+from billing.calendar import month_start
 from billing.models import (
-    Application,
-    BillableItem,
-    Charge,
     Currency,
     DocumentSequence,
     Invoice,
     InvoiceLine,
-    PrepaidTerm,
-    RatedDay,
-    ResourcePack,
 )
 from billing.money import ZERO, round_money
-from billing.rating.text import qty
+from billing.selectors.invoices import invoice_line_specs
 from billing.services.bulk import insert_rows, update_rows
 from notifications import outbox
 
 Kind = InvoiceLine.Kind
-
-
-def _units(quantity: Decimal, unit: str) -> str:
-    plural = quantity != 1 and not unit.endswith("s")
-    return f"{qty(quantity)} {unit}{'s' if plural else ''}"
-
-
-def _line_specs_bulk(
-    account_ids: Iterable[int], month: dt.date, currencies: Iterable[str] | None = None
-) -> dict[tuple[int, str], list[dict]]:
-    """Every line the drafts of these accounts for ``month`` should have, adjustments aside,
-    per (account, currency), in a fixed number of queries."""
-    account_ids = list(account_ids)
-    first, last = month_start(month), month_end(month)
-    specs: dict[tuple[int, str], list[dict]] = defaultdict(list)
-    # By application id, so that each table is read through its application index (a join
-    # on the account would scan the terms of every account).
-    application_ids = list(
-        Application.objects.filter(account_id__any=account_ids).values_list("pk", flat=True)
-    )
-
-    charges = Charge.objects.filter(application_id__any=application_ids, day__range=(first, last))
-    terms = PrepaidTerm.objects.filter(application_id__any=application_ids)
-    packs = ResourcePack.objects.filter(
-        application_id__any=application_ids,
-        term__isnull=True,
-        valid_from__range=(first, last),
-    )
-    if currencies is not None:
-        currencies = list(currencies)
-        charges = charges.filter(currency__in=currencies)
-        terms = terms.filter(currency__in=currencies)
-        packs = packs.filter(currency__in=currencies)
-
-    usage = (
-        charges.values_list(
-            "application__account_id",
-            "currency",
-            "application_id",
-            "application__sdkappid",
-            "application__name",
-            "item_id",
-            "item__name",
-            "item__unit",
-            "item__sort_order",
-            "item__kind",
-            "unit_price",
-            "per_quantity",
-        )
-        .annotate(
-            used=Sum("quantity"),
-            billable=Sum("billable_quantity"),
-            covered=Sum("covered_quantity"),
-            exact_amount=Sum("amount"),
-        )
-        .order_by("application__sdkappid", "item__sort_order", "item_id", "unit_price")
-    )
-    for (
-        account_id, currency, application_id, sdkappid, app_name, item_id, item_name, unit,
-        sort_order, kind, unit_price, per, used, quantity, covered, exact_amount,
-    ) in usage:  # fmt: skip
-        if kind == BillableItem.Kind.ADDON_ACCRUAL:
-            unit = "day"  # message history accrues per day enabled (SPEC 4.3)
-        price = f"{unit_price.normalize():f} {currency} per "
-        price += _units(per, unit) if per != 1 else unit
-        # What was used and what the free allowance or packs covered, when they covered any.
-        coverage = (
-            f"{_units(used, unit)} used, {qty(covered)} covered by the free allowance or packs, "
-            if covered
-            else ""
-        )
-        specs[(account_id, currency)].append(
-            {
-                "kind": Kind.USAGE,
-                "application_id": application_id,
-                "item_id": item_id,
-                "description": (
-                    f"{item_name}, {app_name} ({sdkappid}): "
-                    f"{coverage}{_units(quantity, unit)} billable at {price}"
-                ),
-                "quantity": quantity,
-                "unit_price": unit_price,
-                "exact_amount": exact_amount,
-                "sort_key": f"{sdkappid}-2-{sort_order:04d}",
-            }
-        )
-
-    term_fields = (
-        "pk", "currency", "item_id", "item__name", "item__sort_order", "starts_on", "ends_on",
-        "amount", "cut_on", "credit_amount", "application_id", "application__account_id",
-        "application__name", "application__sdkappid",
-    )  # fmt: skip
-    for term in terms.filter(starts_on__range=(first, last)).values(*term_fields):
-        sdkappid = term["application__sdkappid"]
-        specs[(term["application__account_id"], term["currency"])].append(
-            {
-                "kind": Kind.PREPAID,
-                "application_id": term["application_id"],
-                "item_id": term["item_id"],
-                "term_id": term["pk"],
-                "description": (
-                    f"{term['item__name']}, {term['application__name']} ({sdkappid}): "
-                    f"prepaid term {term['starts_on']:%d %b %Y} to {term['ends_on']:%d %b %Y}"
-                ),
-                "quantity": Decimal(1),
-                "unit_price": term["amount"],
-                "exact_amount": term["amount"],
-                "sort_key": (
-                    f"{sdkappid}-1-{term['starts_on']:%Y%m%d}-{term['item__sort_order']:04d}"
-                ),
-            }
-        )
-    credited = terms.filter(cut_on__range=(first, last), credit_amount__gt=0)
-    for term in credited.values(*term_fields):
-        starts_on, ends_on, cut_on = term["starts_on"], term["ends_on"], term["cut_on"]
-        used_days = (cut_on - starts_on).days
-        total_days = (ends_on - starts_on).days + 1
-        unused = total_days - used_days
-        specs[(term["application__account_id"], term["currency"])].append(
-            {
-                "kind": Kind.PRORATION,
-                "application_id": term["application_id"],
-                "item_id": term["item_id"],
-                "term_id": term["pk"],
-                "description": (
-                    f"Credit for the unused days of {term['item__name']}, "
-                    f"{term['application__name']} ({term['application__sdkappid']}): term "
-                    f"{starts_on:%d %b %Y} to {ends_on:%d %b %Y} ended on {cut_on:%d %b %Y}; "
-                    f"{term['amount']} x {unused} / {total_days} days"
-                ),
-                "quantity": Decimal(unused),
-                "unit_price": None,
-                "exact_amount": -term["credit_amount"],
-                "sort_key": f"{term['application__sdkappid']}-1-{cut_on:%Y%m%d}-credit",
-            }
-        )
-    pack_fields = (
-        "pk", "currency", "item_id", "item__name", "valid_from", "valid_until", "amount",
-        "application_id", "application__account_id", "application__name",
-        "application__sdkappid",
-    )  # fmt: skip
-    for pack in packs.values(*pack_fields):
-        sdkappid = pack["application__sdkappid"]
-        specs[(pack["application__account_id"], pack["currency"])].append(
-            {
-                "kind": Kind.PREPAID,
-                "application_id": pack["application_id"],
-                "item_id": pack["item_id"],
-                "pack_id": pack["pk"],
-                "description": (
-                    f"{pack['item__name']}, {pack['application__name']} ({sdkappid}): valid "
-                    f"{pack['valid_from']:%d %b %Y} to {pack['valid_until']:%d %b %Y}"
-                ),
-                "quantity": Decimal(1),
-                "unit_price": pack["amount"],
-                "exact_amount": pack["amount"],
-                "sort_key": f"{sdkappid}-1-{pack['valid_from']:%Y%m%d}-pack",
-            }
-        )
-    return specs
-
-
-def _line_specs(account_id: int, currency: str, month: dt.date) -> list[dict]:
-    """Every line a draft for (account, currency, month) should have, adjustments aside."""
-    return _line_specs_bulk([account_id], month, [currency]).get((account_id, currency), [])
 
 
 # The columns of a line that a refresh writes, in the order they are compared and inserted.
@@ -261,7 +88,7 @@ def _invoices_refresh_month(
     invoices = _lock_invoices(month, keys)
     accounts = sorted({account for account, _ in keys})
     currencies = sorted({currency for _, currency in keys})
-    specs = _line_specs_bulk(accounts, month, currencies)
+    specs = invoice_line_specs(accounts, month, currencies)
     missing = [key for key in sorted(keys) if key not in invoices and specs.get(key)]
     if missing:
         Invoice.objects.bulk_create(
@@ -330,7 +157,7 @@ def invoice_refresh(*, account_id: int, currency: str, month: dt.date) -> Invoic
     return invoices_refresh([key])[key]
 
 
-def _invoice_total_update(invoice: Invoice) -> None:
+def invoice_total_update(invoice: Invoice) -> None:
     """Set a draft's total to the sum of its lines (after a line was added by hand)."""
     total = invoice.lines.aggregate(total=Sum("amount"))["total"] or ZERO
     if invoice.total != total:
@@ -372,33 +199,7 @@ def invoices_mark_stale(*, account_id: int, day: dt.date) -> None:
         invoices_refresh(keys)
 
 
-def month_is_closed(*, account_id: int, day: dt.date) -> bool:
-    """Whether any invoice of the account for ``day``'s month is no longer a draft."""
-    return (
-        Invoice.objects.filter(account_id=account_id, month=month_start(day))
-        .exclude(state=Invoice.State.DRAFT)
-        .exists()
-    )
-
-
-def _rate_stale_usage(account_id: int, month: dt.date) -> None:
-    """Under the account's application locks, rate the month's days late events made stale,
-    so that what is frozen includes every event accepted before it."""
-    from billing.services.rating import _Catalog, _closed_months, rate_stale_days_of
-
-    applications = list(Application.objects.filter(account_id=account_id).order_by("pk"))
-    applications_lock(app.pk for app in applications)
-    stale = RatedDay.objects.filter(
-        application__account_id=account_id,
-        state=RatedDay.State.STALE,
-        day__range=(month_start(month), month_end(month)),
-    )
-    if stale.exists():
-        catalog, closed = _Catalog(), _closed_months([account_id])
-        rate_stale_days_of(applications, month, catalog, closed)
-
-
-def _next_numbers(kind: str, prefix: str, year: int, count: int) -> list[str]:
+def document_numbers_next(kind: str, prefix: str, year: int, count: int) -> list[str]:
     """The next ``count`` gapless numbers of the year, under a row lock held until commit."""
     if count == 0:
         return []
@@ -410,12 +211,12 @@ def _next_numbers(kind: str, prefix: str, year: int, count: int) -> list[str]:
     return [f"{prefix}-{year}-{number:06d}" for number in range(first, first + count)]
 
 
-def _next_number(kind: str, prefix: str, year: int) -> str:
+def document_number_next(kind: str, prefix: str, year: int) -> str:
     """The next gapless number of the year, under a row lock held until commit."""
-    return _next_numbers(kind, prefix, year, 1)[0]
+    return document_numbers_next(kind, prefix, year, 1)[0]
 
 
-def _billing_snapshot(account: Account) -> dict:
+def billing_snapshot(account: Account) -> dict:
     return {
         "name": account.name,
         "billing_email": account.billing_email,
@@ -423,56 +224,20 @@ def _billing_snapshot(account: Account) -> dict:
     }
 
 
-def invoice_finalize(
-    *, invoice: Invoice, actor=None, today: dt.date | None = None, usage_locked: bool = False
-) -> Invoice:
-    """Freeze a draft (SPEC 6): rate the month's stale days (late events), refresh its lines a
-    last time, issue the next number of the year, store the total, the due date and a snapshot
-    of the billing details. ``usage_locked``: the caller holds the account's application
-    locks and has rated the stale days already (the monthly close)."""
-    with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("account").get(pk=invoice.pk)
-        if not invoice.is_draft:
-            raise BillingError(
-                f"Invoice {invoice.number} is already {invoice.state}.",
-                code="not_draft",
-                field="state",
-            )
-        [finalized] = invoices_finalize(
-            invoice_ids=[invoice.pk], actor=actor, today=today, usage_locked=usage_locked
-        )
-        return finalized
-
-
-def invoices_finalize(
+def invoices_issue(
     *,
-    invoice_ids: Iterable[int],
+    drafts: list[Invoice],
     actor=None,
     today: dt.date | None = None,
-    usage_locked: bool = False,
     refreshed: set[InvoiceKey] = frozenset(),
 ) -> list[Invoice]:
-    """Finalize the drafts among ``invoice_ids`` together (the monthly close of a chunk of
-    accounts): lock them, rate their months' stale days (unless ``usage_locked``: the caller
-    holds the applications' locks and rated them), refresh their lines, issue consecutive
-    numbers in (account, currency) order, freeze totals, due dates and billing snapshots, and
-    write one audit record each. Invoices that are no longer drafts are left alone; those
-    whose keys are in ``refreshed`` were rebuilt in this transaction already (the monthly
-    close) and are not rebuilt again. The sequence row is locked last, so parallel chunks
-    wait for each other only while they commit."""
+    """Issue locked drafts (SPEC 6): refresh their lines a last time (unless their keys are in
+    ``refreshed``: rebuilt in this transaction already), issue consecutive numbers of the year
+    in (account, currency) order, freeze totals, due dates and billing snapshots, and write one
+    audit record each. The caller holds the drafts' row locks and has rated their stale days
+    (``billing.services.closing``). The sequence row is locked last, so parallel chunks wait
+    for each other only while they commit."""
     with transaction.atomic():
-        locked = (
-            Invoice.objects.select_for_update()
-            .select_related("account")
-            .filter(pk__any=list(invoice_ids))
-            .order_by("pk")
-        )
-        drafts = [invoice for invoice in locked if invoice.is_draft]
-        if not drafts:
-            return []
-        if not usage_locked:
-            for account_id, month in sorted({(i.account_id, i.month) for i in drafts}):
-                _rate_stale_usage(account_id, month)
         keys = [(i.account_id, i.currency, month_start(i.month)) for i in drafts]
         invoices_refresh([key for key in keys if key not in refreshed])
         totals = dict(
@@ -481,7 +246,7 @@ def invoices_finalize(
         now = timezone.now()
         today = today or timezone.localdate(now)
         drafts.sort(key=lambda i: (i.account_id, i.currency, i.month, i.pk))
-        numbers = _next_numbers("invoice", "INV", today.year, len(drafts))
+        numbers = document_numbers_next("invoice", "INV", today.year, len(drafts))
         records = []
         for invoice, number in zip(drafts, numbers, strict=True):
             invoice.total = totals[invoice.pk]
@@ -489,7 +254,7 @@ def invoices_finalize(
             invoice.state = Invoice.State.FINALIZED
             invoice.finalized_at = now
             invoice.due_date = today + dt.timedelta(days=settings.INVOICE_DUE_DAYS)
-            invoice.billing_snapshot = _billing_snapshot(invoice.account)
+            invoice.billing_snapshot = billing_snapshot(invoice.account)
             invoice.updated_at = now
             if invoice.total == ZERO:
                 invoice.state = Invoice.State.PAID

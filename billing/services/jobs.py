@@ -10,15 +10,14 @@ import datetime as dt
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
 from billing.calendar import month_start
-from billing.models import Application, Invoice, JobRun
-from billing.services.invoicing import invoices_finalize, invoices_refresh_deferred
+from billing.models import Application, JobRun
+from billing.services.closing import close_accounts_month
 from billing.services.overdue import overdue_refresh
-from billing.services.rating import ChunkResult, rate_accounts_day, rate_accounts_month
+from billing.services.rating import ChunkResult, rate_accounts_day
 
 Progress = Callable[[int, int], None]
 
@@ -123,31 +122,6 @@ def bill_day(
     )
     overdue_refresh(today=day + dt.timedelta(days=1))
     return run
-
-
-def invoices_to_finalize(month: dt.date, account_ids: list[int] | None = None) -> list[int]:
-    invoices = Invoice.objects.filter(month=month_start(month), state=Invoice.State.DRAFT)
-    if account_ids is not None:
-        invoices = invoices.filter(account_id__any=account_ids)
-    return list(invoices.order_by("account_id", "currency").values_list("pk", flat=True))
-
-
-def close_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResult:
-    """Stale days, monthly items, then finalization of the chunk's drafts (together, with
-    consecutive numbers), for a chunk of accounts, in one transaction that holds the
-    applications' locks (billing.locks): no event slips in between the last rating and the
-    freeze, and a crash gives the chunk's invoice numbers back."""
-    with transaction.atomic():
-        with invoices_refresh_deferred() as refreshed:
-            result = rate_accounts_month(account_ids=account_ids, month=month)
-        # The drafts rebuilt just now, under the same locks, are not rebuilt again.
-        finalized = invoices_finalize(
-            invoice_ids=invoices_to_finalize(month, account_ids),
-            usage_locked=True,
-            refreshed=refreshed,
-        )
-        result.invoices_finalized = len(finalized)
-    return result
 
 
 def close_month(*, month: dt.date, progress: Progress | None = None) -> JobRun:

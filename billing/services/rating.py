@@ -9,295 +9,41 @@ the application that are still in draft months.
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Max, Min, Q, Sum
-from django.db.models.functions import ExtractHour
+from django.db.models import Min
 from django.utils import timezone
 
-from billing.calendar import billing_tz, days_in_month, month_end, month_start
-from billing.catalog import price_entries_in_force
+from billing.calendar import month_end, month_start
 from billing.locks import applications_lock
 from billing.models import (
-    AddOn,
-    AddOnSubscription,
     Application,
-    BillableItem,
     Charge,
     ChargeCoverage,
-    Edition,
-    Invoice,
-    Metric,
     PriceEntry,
     RatedDay,
-    ResourcePack,
-    UsageEvent,
 )
-from billing.rating.im_overage import DayMeasure, rate_im_overage_month
-from billing.rating.message_history import rate_message_history_month
-from billing.rating.moderation import rate_moderation_day
-from billing.rating.trtc import rate_trtc_day, seconds_to_minutes
-from billing.rating.types import ChargeDraft, PackBalance, Price
-from billing.services.applications import (
-    PeriodRow,
-    edition_periods_by_application,
-    period_covering,
-    terms_renew_bulk,
+from billing.rating.types import ChargeDraft
+from billing.selectors.drafts import rate_day_drafts, rate_month_drafts
+from billing.selectors.editions import edition_periods_by_application
+from billing.selectors.invoices import closed_months
+from billing.selectors.prices import PriceCatalog, price_entries_by_id
+from billing.selectors.usage import (
+    DayUsage,
+    aggregate_day,
+    day_inputs,
+    month_measures,
+    postpaid_subscriptions,
 )
+from billing.services.applications import terms_renew_bulk
 from billing.services.bulk import insert_rows, update_rows, upsert_rows
 from billing.services.invoicing import invoices_mark_stale, invoices_refresh_deferred
 from notifications import outbox
 
 ONE_DAY = dt.timedelta(days=1)
 ZERO = Decimal(0)
-
-MODERATION_COUNT_METRICS = {
-    Metric.IM_MODERATION_TEXT: "text",
-    Metric.IM_MODERATION_IMAGE: "image",
-}
-MODERATION_TIMED_METRICS = {
-    Metric.IM_MODERATION_AUDIO_SECONDS: "audio",
-    Metric.IM_MODERATION_VIDEO_SECONDS: "video",
-}
-MODERATION_ITEMS = {kind: f"im.moderation.{kind}" for kind in ("text", "image", "audio", "video")}
-MODERATION_UNIT_ITEM = "im.moderation.unit"
-TRTC_SIMPLE_METRICS = {
-    Metric.TRTC_AUDIO_SECONDS: "trtc.audio",
-    Metric.TRTC_AI_SECONDS: "trtc.ai",
-    Metric.TRTC_STT_SECONDS: "trtc.stt",
-}
-ALLOWANCE_ITEM = "trtc.free_minutes"
-
-
-@dataclass
-class DayUsage:
-    """One application's aggregated usage of one billing day."""
-
-    moderation_counts: dict[str, Decimal] = field(default_factory=dict)
-    moderation_seconds: dict[str, dict[int, Decimal]] = field(
-        default_factory=lambda: {"audio": {}, "video": {}}
-    )
-    trtc_seconds: dict[str, Decimal] = field(default_factory=dict)
-
-    def is_empty(self) -> bool:
-        return not (
-            any(self.moderation_counts.values())
-            or any(any(hours.values()) for hours in self.moderation_seconds.values())
-            or any(self.trtc_seconds.values())
-        )
-
-
-def aggregate_day(application_ids: list[int], day: dt.date) -> dict[int, DayUsage]:
-    """Two GROUP BY queries over the day's events of the given applications."""
-    usage: dict[int, DayUsage] = defaultdict(DayUsage)
-    events = UsageEvent.objects.filter(application_id__any=application_ids, billing_day=day)
-    simple = (
-        events.filter(
-            metric__in=[*MODERATION_COUNT_METRICS, *TRTC_SIMPLE_METRICS, Metric.TRTC_VIDEO_SECONDS]
-        )
-        .values_list("application_id", "metric", "dimension")
-        .annotate(total=Sum("value"))
-        .order_by()
-    )
-    for application_id, metric, dimension, total in simple:
-        day_usage = usage[application_id]
-        if metric in MODERATION_COUNT_METRICS:
-            day_usage.moderation_counts[MODERATION_COUNT_METRICS[metric]] = total
-        elif metric == Metric.TRTC_VIDEO_SECONDS:
-            day_usage.trtc_seconds[f"trtc.video.{dimension}"] = total
-        else:
-            day_usage.trtc_seconds[TRTC_SIMPLE_METRICS[metric]] = total
-    # SPEC 4.4: audio and video seconds are added up per clock hour of the billing time zone.
-    timed = (
-        events.filter(metric__in=list(MODERATION_TIMED_METRICS))
-        .annotate(hour=ExtractHour("timestamp", tzinfo=billing_tz()))
-        .values_list("application_id", "metric", "hour")
-        .annotate(seconds=Sum("value"))
-        .order_by()
-    )
-    for application_id, metric, hour, seconds in timed:
-        usage[application_id].moderation_seconds[MODERATION_TIMED_METRICS[metric]][hour] = seconds
-    return usage
-
-
-def _price(entry: PriceEntry) -> Price:
-    return Price(
-        entry_id=entry.pk,
-        unit_price=entry.unit_price,
-        per_quantity=entry.per_quantity,
-        included_quantity=entry.included_quantity,
-        deduction_ratio=entry.deduction_ratio,
-    )
-
-
-class _Catalog:
-    """Price entries in force and items, cached for one job run."""
-
-    def __init__(self):
-        self._entries: dict[tuple[str, dt.date], dict[str, PriceEntry]] = {}
-        self._prices: dict[tuple[str, dt.date], dict[str, Price]] = {}
-        self._currencies: dict[tuple[str, dt.date], dict[str, str]] = {}
-        self.items = {item.code: item for item in BillableItem.objects.all()}
-        self.editions = {edition.pk: edition for edition in Edition.objects.all()}
-
-    def entries(self, region: str, day: dt.date) -> dict[str, PriceEntry]:
-        key = (region, day)
-        if key not in self._entries:
-            self._entries[key] = price_entries_in_force(
-                item_codes=self.items.keys(), region=region, day=day
-            )
-            entries = self._entries[key]
-            self._prices[key] = {code: _price(entry) for code, entry in entries.items()}
-            self._currencies[key] = {
-                code: entry.price_book.currency for code, entry in entries.items()
-            }
-        return self._entries[key]
-
-    def prices(self, region: str, day: dt.date) -> dict[str, Price]:
-        """The entries in force as the pure rules take them, built once per region and day."""
-        self.entries(region, day)
-        return self._prices[(region, day)]
-
-    def currencies(self, region: str, day: dt.date) -> dict[str, str]:
-        self.entries(region, day)
-        return self._currencies[(region, day)]
-
-
-@dataclass
-class DayInputs:
-    """What rating one application's day reads besides its usage: the packs valid on the day
-    with what earlier days left of them (per ``covers``), and the free allowance minutes
-    earlier days of the month used."""
-
-    packs: dict[str, list[PackBalance]] = field(default_factory=dict)
-    allowance_used: Decimal = ZERO
-
-
-def _pack_balances(application_ids: list[int], day: dt.date) -> dict[tuple, list[PackBalance]]:
-    """Packs valid on ``day`` with what earlier days left of them, per (application, covers),
-    each list in the order application, valid_until, id."""
-    packs = (
-        ResourcePack.objects.filter(
-            application_id__any=application_ids, valid_from__lte=day, valid_until__gte=day
-        )
-        .annotate(
-            used=Sum("chargecoverage__units_used", filter=Q(chargecoverage__charge__day__lt=day))
-        )
-        .order_by("application_id", "valid_until", "id")
-    )
-    balances: dict[tuple, list[PackBalance]] = defaultdict(list)
-    for pack in packs:
-        left = pack.units_total - (pack.used or ZERO)
-        if left > 0:
-            balances[(pack.application_id, pack.covers)].append(
-                PackBalance(pack.pk, left, pack.valid_until)
-            )
-    return balances
-
-
-def _allowance_used(application_ids: list[int], day: dt.date) -> dict[int, Decimal]:
-    """Free allowance minutes used by the days of ``day``'s month before it."""
-    rows = (
-        ChargeCoverage.objects.filter(
-            charge__application_id__any=application_ids,
-            charge__day__gte=month_start(day),
-            charge__day__lt=day,
-            source=ChargeCoverage.Source.ALLOWANCE,
-        )
-        .values("charge__application_id")
-        .annotate(used=Sum("units_used"))
-        .order_by()
-    )
-    return {row["charge__application_id"]: row["used"] or ZERO for row in rows}
-
-
-def day_inputs(application_ids: list[int], day: dt.date) -> dict[int, DayInputs]:
-    """``DayInputs`` of many applications in two queries."""
-    balances = _pack_balances(application_ids, day)
-    used = _allowance_used(application_ids, day)
-    inputs = {pk: DayInputs(allowance_used=used.get(pk, ZERO)) for pk in application_ids}
-    for (application_id, covers), packs in balances.items():
-        inputs[application_id].packs[covers] = packs
-    return inputs
-
-
-def _allowance_left(price: Price | None, used: Decimal) -> Decimal:
-    if price is None:
-        return ZERO
-    return max(ZERO, (price.included_quantity or ZERO) - used)
-
-
-def rate_day_drafts(
-    application: Application,
-    day: dt.date,
-    usage: DayUsage,
-    catalog: _Catalog,
-    inputs: DayInputs | None = None,
-) -> list[ChargeDraft]:
-    """The charges of one application and day, from the pure rules. ``inputs`` are read
-    for the application when not given."""
-    if inputs is None:
-        inputs = day_inputs([application.pk], day)[application.pk]
-    prices = catalog.prices(application.region, day)
-    currency_of = catalog.currencies(application.region, day)
-    drafts: list[ChargeDraft] = []
-    if usage.moderation_counts or any(usage.moderation_seconds.values()):
-        mod_drafts, _ = rate_moderation_day(
-            text_count=usage.moderation_counts.get("text", ZERO),
-            image_count=usage.moderation_counts.get("image", ZERO),
-            audio_seconds_by_hour=usage.moderation_seconds["audio"],
-            video_seconds_by_hour=usage.moderation_seconds["video"],
-            ratios={kind: prices[code] for kind, code in MODERATION_ITEMS.items()},
-            unit_price=prices[MODERATION_UNIT_ITEM],
-            packs=inputs.packs.get(BillableItem.Covers.MODERATION_UNITS, []),
-            item_codes=MODERATION_ITEMS,
-            currency=currency_of[MODERATION_UNIT_ITEM],
-        )
-        if mod_drafts:
-            drafts.append(_moderation_charge(mod_drafts))
-    if usage.trtc_seconds:
-        minutes = {
-            code: seconds_to_minutes(seconds)
-            for code, seconds in sorted(
-                usage.trtc_seconds.items(), key=lambda kv: catalog.items[kv[0]].sort_order
-            )
-        }
-        allowance_items = [
-            code
-            for code in sorted(minutes, key=lambda c: catalog.items[c].sort_order)
-            if catalog.items[code].uses_free_allowance
-        ]
-        trtc_drafts, _, _ = rate_trtc_day(
-            minutes_by_item=minutes,
-            prices={code: prices[code] for code in minutes},
-            allowance_left=_allowance_left(prices.get(ALLOWANCE_ITEM), inputs.allowance_used),
-            allowance_items=allowance_items,
-            packs=inputs.packs.get(BillableItem.Covers.CALL_MINUTES, []),
-            currency=currency_of[next(iter(minutes))],
-            item_names={code: catalog.items[code].name for code in minutes},
-        )
-        drafts += trtc_drafts
-    return drafts
-
-
-def _moderation_charge(by_type: list[ChargeDraft]) -> ChargeDraft:
-    """Cloud moderation is one billable item priced per deduction unit (SPEC 4.4): the day's
-    types add up to one charge, each type's units and coverage kept in its explanation."""
-    first = by_type[0]
-    billable = sum((d.billable_quantity for d in by_type), ZERO)
-    return replace(
-        first,
-        item_code=MODERATION_UNIT_ITEM,
-        quantity=sum((d.quantity for d in by_type), ZERO),
-        covered_quantity=sum((d.covered_quantity for d in by_type), ZERO),
-        billable_quantity=billable,
-        amount=sum((d.amount for d in by_type), ZERO),
-        explanation=" ".join(d.explanation for d in by_type),
-        details={"types": [d.details for d in by_type]},
-        coverages=tuple(c for d in by_type for c in d.coverages),
-    )
 
 
 def _charge_values(draft: ChargeDraft, entry: PriceEntry) -> dict:
@@ -348,7 +94,7 @@ def charges_store(
     day: dt.date,
     period: str,
     drafts: dict[int, list[ChargeDraft]],
-    catalog: _Catalog,
+    catalog: PriceCatalog,
 ) -> int:
     """Upsert the charges of (application, day, period) to exactly ``drafts[application]``,
     for many applications at once: a charge whose values are unchanged is not written; one no
@@ -364,7 +110,7 @@ def charges_store(
     )
     for charge in stored:
         existing[charge.application_id][charge.item_id] = charge
-    entries_by_id = _entries_by_id([d for app_drafts in drafts.values() for d in app_drafts])
+    entries_by_id = price_entries_by_id([d for app_drafts in drafts.values() for d in app_drafts])
     now = timezone.now()
     new: list[tuple[tuple, tuple]] = []
     updated: list[tuple[Charge, tuple]] = []
@@ -415,21 +161,6 @@ def charges_store(
     return len(new) + len(updated) + len(stale)
 
 
-def _entries_by_id(drafts: list[ChargeDraft]) -> dict[int, PriceEntry]:
-    """The price entries (with their price book) the drafts were rated under."""
-    ids = {draft.price_entry_id for draft in drafts}
-    return {e.pk: e for e in PriceEntry.objects.filter(pk__any=ids).select_related("price_book")}
-
-
-def _closed_months(account_ids: list[int]) -> set[tuple[int, dt.date]]:
-    return set(
-        Invoice.objects.filter(account_id__any=account_ids)
-        .exclude(state=Invoice.State.DRAFT)
-        .values_list("account_id", "month")
-        .order_by()
-    )
-
-
 @dataclass
 class ChunkResult:
     applications: int = 0
@@ -452,7 +183,7 @@ def rate_accounts_day(
     more than this one day to rate (stale days, later days that depend on this one) are rated
     day by day in order, as before."""
     result = ChunkResult()
-    catalog = _Catalog()
+    catalog = PriceCatalog()
     with transaction.atomic(), invoices_refresh_deferred():
         applications = (
             Application.objects.filter(account_id__any=account_ids)
@@ -468,7 +199,7 @@ def rate_accounts_day(
             app for app in applications if any(p.starts_on <= day for p in periods[app.pk])
         ]
         applications_lock(app.pk for app in applications)  # ingestion waits (billing.locks)
-        closed = _closed_months(account_ids)
+        closed = closed_months(account_ids)
         result.applications = len(applications)
         rated = [app for app in applications if (app.account_id, month_start(day)) not in closed]
         result.skipped_closed = len(applications) - len(rated)
@@ -476,7 +207,7 @@ def rate_accounts_day(
         days = _days_to_rate(rated, day, closed)
         one_day = [app for app in rated if days[app.pk] == [day]]
         usage = aggregate_day([app.pk for app in one_day], day)
-        result.charges_written += _rate_and_store(one_day, day, usage, catalog)
+        result.charges_written += rate_and_store_day(one_day, day, usage, catalog)
         result.days_rated += len(one_day)
         for application in rated:
             if days[application.pk] == [day]:
@@ -484,7 +215,7 @@ def rate_accounts_day(
                 continue
             for rate_day in days[application.pk]:
                 day_usage = aggregate_day([application.pk], rate_day)
-                result.charges_written += _rate_and_store(
+                result.charges_written += rate_and_store_day(
                     [application], rate_day, day_usage, catalog
                 )
                 result.days_rated += 1
@@ -522,14 +253,8 @@ def _days_to_rate(
     }
 
 
-def rate_stale_days(application: Application, month: dt.date, catalog: _Catalog, closed) -> int:
-    """Rate again the stale days of ``month`` (late events) and the rated days after them.
-    Returns the number of days rated; 0 (one query) when nothing is stale."""
-    return rate_stale_days_of([application], month, catalog, closed)
-
-
 def rate_stale_days_of(
-    applications: list[Application], month: dt.date, catalog: _Catalog, closed
+    applications: list[Application], month: dt.date, catalog: PriceCatalog, closed
 ) -> int:
     """``rate_stale_days`` for many applications: one query finds which have stale days of
     ``month``; those are rated from their first stale day, day by day in order."""
@@ -549,13 +274,13 @@ def rate_stale_days_of(
             continue
         days = _days_to_rate([application], first_stale[application.pk], closed)[application.pk]
         for day in days:
-            _rate_and_store([application], day, aggregate_day([application.pk], day), catalog)
+            rate_and_store_day([application], day, aggregate_day([application.pk], day), catalog)
         rated += len(days)
     return rated
 
 
-def _rate_and_store(
-    applications: list[Application], day: dt.date, usage: dict[int, DayUsage], catalog: _Catalog
+def rate_and_store_day(
+    applications: list[Application], day: dt.date, usage: dict[int, DayUsage], catalog: PriceCatalog
 ) -> int:
     """Rate one day of these applications and store the charges; mark the day rated."""
     active = [app for app in applications if app.pk in usage and not usage[app.pk].is_empty()]
@@ -588,7 +313,7 @@ def stale_days_rerate(*, application_ids: list[int]) -> ChunkResult:
         .values_list("application_id", "application__account_id", "day")
         .order_by("application_id", "day")
     )
-    closed = _closed_months(sorted({account_id for _, account_id, _ in stale}))
+    closed = closed_months(sorted({account_id for _, account_id, _ in stale}))
     first_day: dict[int, tuple[int, dt.date]] = {}
     for application_id, account_id, day in stale:
         if (account_id, month_start(day)) not in closed:
@@ -607,149 +332,15 @@ def stale_days_rerate(*, application_ids: list[int]) -> ChunkResult:
 # --------------------------------------------------------------------------------------------
 
 
-def month_measures(
-    application_ids: list[int],
-    first: dt.date,
-    last: dt.date,
-    periods: dict[int, list[PeriodRow]] | None = None,
-) -> dict[int, list[DayMeasure]]:
-    """Per application: DAU (distinct users) and peak group count per day, with that day's
-    edition, in one GROUP BY."""
-    rows = (
-        UsageEvent.objects.filter(
-            application_id__any=application_ids,
-            billing_day__range=(first, last),
-            metric__in=[Metric.IM_LOGIN, Metric.IM_GROUP_COUNT],
-        )
-        .values("application_id", "billing_day")
-        .annotate(
-            dau=Count("dimension", distinct=True, filter=Q(metric=Metric.IM_LOGIN)),
-            groups=Max("value", filter=Q(metric=Metric.IM_GROUP_COUNT)),
-        )
-        .order_by("application_id", "billing_day")
-    )
-    if periods is None:
-        periods = edition_periods_by_application(application_ids)
-    measures: dict[int, list[DayMeasure]] = defaultdict(list)
-    for row in rows:
-        period = period_covering(periods.get(row["application_id"], []), row["billing_day"])
-        if period is not None:
-            measures[row["application_id"]].append(
-                DayMeasure(
-                    row["billing_day"],
-                    period.edition.code,
-                    row["dau"] or 0,
-                    int(row["groups"] or 0),
-                )
-            )
-    return measures
-
-
-def rate_month_drafts(
-    application: Application,
-    month: dt.date,
-    catalog: _Catalog,
-    *,
-    through: dt.date | None = None,
-    measures: list[DayMeasure] | None = None,
-    subscriptions: list[AddOnSubscription] | None = None,
-) -> list[ChargeDraft]:
-    """IM overage and postpaid add-ons of ``month`` (up to ``through`` for a preview).
-    ``measures`` and ``subscriptions`` are read for the application when not given."""
-    first = month_start(month)
-    last = min(month_end(month), through) if through else month_end(month)
-    entries = catalog.entries(application.region, last)
-    editions = list(catalog.editions.values())
-    drafts: list[ChargeDraft] = []
-    dau_prices, group_prices = {}, {}
-    for edition in editions:
-        dau = entries.get(f"im.overage.dau.{edition.code}")
-        groups = entries.get(f"im.overage.groups.{edition.code}")
-        if dau is not None:
-            dau_prices[edition.code] = _price(dau)
-        if groups is not None:
-            group_prices[edition.code] = _price(groups)
-    if measures is None:
-        measures = month_measures([application.pk], first, last).get(application.pk, [])
-    if measures:
-        hard = {e.code for e in editions if e.limits_are_hard}
-        paid_codes = {m.edition_code for m in measures} - hard
-        if paid_codes and paid_codes <= set(dau_prices) & set(group_prices):
-            # The item billed is the overage item of the edition on the day that set the peak.
-            for draft in rate_im_overage_month(
-                days=measures,
-                dau_prices=dau_prices,
-                group_prices=group_prices,
-                hard_limit_editions=hard,
-                dau_item_code="im.overage.dau",
-                groups_item_code="im.overage.groups",
-                currency=entries[next(iter(entries))].price_book.currency,
-                edition_names={e.code: e.name for e in editions},
-            ):
-                item_code = f"{draft.item_code}.{draft.details['edition']}"
-                drafts.append(_with_item(draft, item_code))
-    if subscriptions is None:
-        subscriptions = _postpaid_subscriptions([application.pk], first, last)[application.pk]
-    drafts += _message_history_drafts(subscriptions, first, last, entries)
-    return drafts
-
-
-def _with_item(draft: ChargeDraft, item_code: str) -> ChargeDraft:
-    return replace(draft, item_code=item_code)
-
-
-def _postpaid_subscriptions(
-    application_ids: list[int], first: dt.date, last: dt.date
-) -> dict[int, list[AddOnSubscription]]:
-    """Postpaid add-ons (message history) running at some point between first and last."""
-    found: dict[int, list[AddOnSubscription]] = {pk: [] for pk in application_ids}
-    subscriptions = (
-        AddOnSubscription.objects.filter(
-            application_id__any=application_ids,
-            addon__billing=AddOn.Billing.POSTPAID,
-            starts_on__lte=last,
-        )
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=first))
-        .select_related("item")
-    )
-    for subscription in subscriptions:
-        found[subscription.application_id].append(subscription)
-    return found
-
-
-def _message_history_drafts(subscriptions, first, last, entries) -> list[ChargeDraft]:
-    days_by_item: dict[str, set[int]] = defaultdict(set)
-    for subscription in subscriptions:
-        start = max(subscription.starts_on, first)
-        end = min(subscription.ends_on or last, last)
-        for offset in range((end - start).days + 1):
-            days_by_item[subscription.item.code].add((start + dt.timedelta(days=offset)).day)
-    drafts = []
-    for code, days in sorted(days_by_item.items()):
-        entry = entries.get(code)
-        if entry is None:
-            continue
-        draft = rate_message_history_month(
-            item_code=code,
-            price=_price(entry),
-            days_in_month=days_in_month(first),
-            enabled_days=sorted(days),
-            currency=entry.price_book.currency,
-        )
-        if draft is not None:
-            drafts.append(draft)
-    return drafts
-
-
 def rate_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResult:
     """The monthly items of a chunk of accounts, in one transaction and a fixed number of
     queries (renewals aside); each draft invoice of the chunk is refreshed once."""
     result = ChunkResult()
-    catalog = _Catalog()
+    catalog = PriceCatalog()
     first = month_start(month)
     last = month_end(first)
     with transaction.atomic(), invoices_refresh_deferred():
-        closed = _closed_months(account_ids)
+        closed = closed_months(account_ids)
         applications = list(Application.objects.filter(account_id__any=account_ids).order_by("pk"))
         applications_lock(app.pk for app in applications)  # ingestion waits (billing.locks)
         periods = edition_periods_by_application([app.pk for app in applications])
@@ -768,7 +359,7 @@ def rate_accounts_month(*, account_ids: list[int], month: dt.date) -> ChunkResul
         terms_renew_bulk(applications=rated, day=last, periods=periods)
         ids = [app.pk for app in rated]
         measures = month_measures(ids, first, last, periods)
-        subscriptions = _postpaid_subscriptions(ids, first, last)
+        subscriptions = postpaid_subscriptions(ids, first, last)
         drafts = {
             app.pk: rate_month_drafts(
                 app,

@@ -9,7 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create, staff_create
-from billing.services.invoicing import invoice_finalize, invoice_refresh
+from billing.services.closing import invoice_finalize
+from billing.services.invoicing import invoice_refresh
 from portal.celery import app as celery_app
 from tests.factories import (
     AccountFactory,

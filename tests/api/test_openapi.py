@@ -25,8 +25,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from billing.services.applications import addon_subscribe, application_create, edition_change
+from billing.services.closing import invoice_finalize
 from billing.services.ingestion import SYSTEM, usage_events_ingest
-from billing.services.invoicing import invoice_finalize, invoice_refresh
+from billing.services.invoicing import invoice_refresh
 from tests.api.conftest import key_for
 from tests.factories import ChargeFactory
 

@@ -25,8 +25,8 @@ from billing.models import (
     PriceEntry,
 )
 from billing.services.applications import application_create, edition_change
+from billing.services.closing import invoice_finalize
 from billing.services.ingestion import SYSTEM, usage_events_ingest
-from billing.services.invoicing import invoice_finalize
 from billing.services.jobs import bill_day
 from tests.factories import ChargeFactory, CreditNoteFactory, PaymentFactory, price_entry
 

@@ -13,6 +13,7 @@ from billing.errors import BillingError
 from billing.models import Application, AuditRecord, Charge, Invoice, PriceEntry
 from billing.selectors import account_balances, invoice_amount_due
 from billing.services.applications import application_create, edition_change
+from billing.services.closing import invoice_finalize
 from billing.services.finance import (
     adjustment_add,
     credit_note_issue,
@@ -22,7 +23,6 @@ from billing.services.finance import (
     rerate_period,
 )
 from billing.services.ingestion import SYSTEM, usage_events_ingest
-from billing.services.invoicing import invoice_finalize
 from billing.services.jobs import bill_day
 from tests.factories import UserFactory, price_entry
 

@@ -9,7 +9,7 @@ from django.db import IntegrityError, InternalError, connection, transaction
 from accounts.services import account_create
 from billing.models import AuditRecord, Invoice, InvoiceLine
 from billing.services.applications import application_create, edition_change
-from billing.services.invoicing import invoice_finalize
+from billing.services.closing import invoice_finalize
 from tests.conftest import require_postgresql
 
 pytestmark = pytest.mark.django_db

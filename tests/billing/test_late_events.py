@@ -10,8 +10,8 @@ import pytest
 from accounts.services import account_create
 from billing.models import Invoice, RatedDay
 from billing.services.applications import application_create
+from billing.services.closing import invoice_finalize
 from billing.services.ingestion import SYSTEM, IngestionRejected, usage_events_ingest
-from billing.services.invoicing import invoice_finalize
 from billing.services.jobs import bill_day, close_month
 
 pytestmark = pytest.mark.django_db

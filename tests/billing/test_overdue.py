@@ -8,8 +8,8 @@ from accounts.services import account_create
 from billing.errors import BillingError
 from billing.models import Application, Invoice
 from billing.services.applications import application_create, edition_change
+from billing.services.closing import invoice_finalize
 from billing.services.finance import payment_record
-from billing.services.invoicing import invoice_finalize
 from billing.services.overdue import overdue_refresh
 
 pytestmark = pytest.mark.django_db

@@ -23,8 +23,8 @@ from billing.models import (
     ResourcePack,
     UsageEvent,
 )
-from billing.services.applications import current_period
-from billing.services.invoicing import invoice_finalize
+from billing.selectors.editions import current_period
+from billing.services.closing import invoice_finalize
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from billing.models import Charge, Invoice, RatedDay
+from billing.services.closing import invoice_finalize
 from billing.services.ingestion import SYSTEM, usage_events_ingest
-from billing.services.invoicing import invoice_finalize
 from billing.services.rating import rate_accounts_day, stale_days_rerate
 from billing.tasks import rerate_stale_days
 from tests.factories import ApplicationFactory, EditionPeriodFactory

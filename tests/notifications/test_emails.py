@@ -11,7 +11,7 @@ from django.core import mail
 
 from billing.display import money
 from billing.models import Invoice
-from billing.services.invoicing import invoice_finalize
+from billing.services.closing import invoice_finalize
 from billing.services.jobs import close_month
 from billing.services.overdue import overdue_refresh
 from notifications import tasks

@@ -255,8 +255,8 @@ def test_rolled_back_change_records_nothing_and_a_refused_one_neither():
 
 def test_events_carry_their_types_for_each_business_change(monkeypatch):
     from accounts.services import staff_create
+    from billing.services.closing import invoice_finalize
     from billing.services.finance import credit_note_issue, invoice_void, payment_record
-    from billing.services.invoicing import invoice_finalize
 
     freeze(monkeypatch, shanghai(2026, 11, 3, 12, 0))
     finance, _ = staff_create(email="f@example.com", password="pw-f-123456", finance=True)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from billing.models import Invoice
-from billing.services.invoicing import invoice_finalize
+from billing.services.closing import invoice_finalize
 from notifications import tasks
 from notifications.models import Event, WebhookDelivery
 from notifications.signing import signature_verify

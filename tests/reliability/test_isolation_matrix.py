@@ -31,9 +31,9 @@ from rest_framework.test import APIClient
 from accounts.services import account_create, api_key_create, staff_create
 from billing.models import Invoice
 from billing.services.applications import addon_subscribe, application_create, edition_change
+from billing.services.closing import invoice_finalize
 from billing.services.finance import adjustment_add, credit_note_issue, payment_record
 from billing.services.ingestion import SYSTEM, usage_events_ingest
-from billing.services.invoicing import invoice_finalize
 from billing.services.jobs import bill_day
 from tests.factories import InvoiceFactory, UserFactory
 

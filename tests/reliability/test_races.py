@@ -12,8 +12,8 @@ from accounts.services import account_create
 from billing.errors import BillingError
 from billing.models import CreditNote, DocumentSequence, Invoice
 from billing.services.applications import application_create, edition_change
+from billing.services.closing import invoice_finalize
 from billing.services.finance import credit_note_issue
-from billing.services.invoicing import invoice_finalize
 from tests.conftest import require_postgresql
 from tests.factories import UserFactory
 
