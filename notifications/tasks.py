@@ -11,6 +11,10 @@ from django.utils import timezone
 from notifications import alerts, dunning, emails, webhooks
 from notifications.models import Event
 
+RETRY_COUNTDOWN_MAX = 600  # seconds
+
+RETRY_COUNTDOWN_MAX = 600  # seconds
+
 RETRY = {
     "acks_late": True,
     "autoretry_for": (OperationalError, InterfaceError),
@@ -39,14 +43,14 @@ def deliver_webhook(delivery_id: int, replay: bool = False) -> str:
     delivery = webhooks.delivery_attempt(delivery_id=delivery_id, replay=replay)
     if delivery is None:
         return "skipped"
-    if (
-        delivery.state == "pending"
-        and delivery.next_attempt_at
-        and not settings.CELERY_TASK_ALWAYS_EAGER
-    ):
-        # The retry, at its time; the sweep would also pick it up (a lost message is harmless).
+    eager = deliver_webhook.app.conf.task_always_eager
+    if delivery.state == "pending" and delivery.next_attempt_at and not eager:
+        # Short retries at their time; longer ones are left to the sweep (a countdown beyond
+        # the broker's visibility timeout would be redelivered early). Either way harmless:
+        # an attempt that is not due does nothing.
         delay = max(0, (delivery.next_attempt_at - timezone.now()).total_seconds())
-        deliver_webhook.apply_async((delivery_id,), countdown=delay)
+        if delay <= RETRY_COUNTDOWN_MAX:
+            deliver_webhook.apply_async((delivery_id,), countdown=delay)
     return delivery.state
 
 
