@@ -73,3 +73,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 # The admin's login form counts failures and locks out like the portal's (issue 4, issue 5).
 admin.site.login_form = ThrottledAdminAuthenticationForm
+
+
+def _admin_login_answering_429(request, extra_context=None, _login=admin.site.login):
+    """The admin's login view, answering 429 Too Many Requests while locked out (README,
+    "Reliability": the portal's login does the same)."""
+    response = _login(request, extra_context)
+    form = (getattr(response, "context_data", None) or {}).get("form")
+    if getattr(form, "locked_out", False):
+        response.status_code = 429
+    return response
+
+
+admin.site.login = _admin_login_answering_429

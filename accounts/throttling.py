@@ -23,6 +23,7 @@ passes the client's address as REMOTE_ADDR (e.g. nginx with ``real_ip``), or set
 import hashlib
 import math
 import time
+import unicodedata
 from dataclasses import dataclass
 
 from django import forms
@@ -34,6 +35,15 @@ from django.core.cache import cache
 KEY_PREFIX = "login-throttle"
 
 
+def normalized_username(username) -> str:
+    """The key of a username's counters: what Django's login form makes of it
+    (``UsernameField``: stripped, then Unicode NFKC, so "ｂravo@example.com" with a
+    full-width b logs in as "bravo@example.com"), and lower-case: varying the case, the
+    spacing or the look-alike letters must not buy an attacker more guesses."""
+    text = username if isinstance(username, str) else ""
+    return unicodedata.normalize("NFKC", text.strip()).strip().lower()
+
+
 @dataclass(frozen=True)
 class LoginThrottle:
     """The counters of one (username, address) pair and of the address."""
@@ -42,9 +52,7 @@ class LoginThrottle:
     address: str
 
     def __post_init__(self):
-        # "T@Example.com " and "t@example.com" count as one username: varying the case or
-        # spacing must not buy an attacker more guesses.
-        object.__setattr__(self, "username", (self.username or "").strip().lower())
+        object.__setattr__(self, "username", normalized_username(self.username))
 
     @classmethod
     def for_request(cls, request, username: str) -> "LoginThrottle":
@@ -136,3 +144,50 @@ class ThrottledAuthenticationForm(ThrottledLoginFormMixin, AuthenticationForm):
 
 class ThrottledAdminAuthenticationForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
     """The admin's login form (``admin.site.login_form``)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Password reset
+# --------------------------------------------------------------------------------------------
+
+
+def _count(key: str, window: int) -> int:
+    """Increment a fixed-window counter in the cache; the new count."""
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window)
+        return 1
+
+
+@dataclass(frozen=True)
+class PasswordResetThrottle:
+    """Password reset e-mails: at most ``PASSWORD_RESET_EMAIL_LIMIT`` to one e-mail address
+    and ``PASSWORD_RESET_IP_LIMIT`` requests from one client address per
+    ``PASSWORD_RESET_WINDOW_SECONDS``. Past the address limit the page answers as usual
+    (whether an address has an account stays unknown) but sends nothing; past the client
+    limit it answers 429."""
+
+    email: str
+    address: str
+
+    def _key(self, kind: str, value: str) -> str:
+        digest = hashlib.sha256(value.encode()).hexdigest()[:32]
+        return f"password-reset:{kind}:{digest}"
+
+    def client_allowed(self) -> bool:
+        limit = settings.PASSWORD_RESET_IP_LIMIT
+        if limit <= 0:
+            return True
+        window = settings.PASSWORD_RESET_WINDOW_SECONDS
+        return _count(self._key("ip", self.address), window) <= limit
+
+    def email_allowed(self) -> bool:
+        window = settings.PASSWORD_RESET_WINDOW_SECONDS
+        email = normalized_username(self.email)
+        return _count(self._key("email", email), window) <= settings.PASSWORD_RESET_EMAIL_LIMIT
+
+    @classmethod
+    def for_request(cls, request, email: str) -> "PasswordResetThrottle":
+        return cls(email=email or "", address=request.META.get("REMOTE_ADDR") or "unknown")

@@ -292,6 +292,8 @@ def load_entities(scale: Scale, day: dt.date, rng: random.Random, progress: Prog
     catalog = Catalog.load()
     apps = build_applications(scale, day, rng)
     now = dt.datetime.now(dt.UTC)
+    # Applications exist well before the bench day (usage before creation is refused).
+    created = dt.datetime.combine(day - dt.timedelta(days=800), dt.time.min, tzinfo=dt.UTC)
     password = make_password(OWNER_PASSWORD)
     ids = _Ids()
 
@@ -322,8 +324,8 @@ def load_entities(scale: Scale, day: dt.date, rng: random.Random, progress: Prog
         "billing_application",
         ("id", "sdkappid", "name", "region", "status", "status_reason", "created_at",
          "account_id"),
-        ((a.id, a.sdkappid, f"{a.kind} app {a.id}", a.region, "active", "", now, a.account_id)
-         for a in apps),
+        ((a.id, a.sdkappid, f"{a.kind} app {a.id}", a.region, "active", "", created,
+          a.account_id) for a in apps),
     )  # fmt: skip
     progress(f"{scale.accounts:,} accounts, {len(apps):,} applications")
 

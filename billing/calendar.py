@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
+from billing import parsing
+
 
 def billing_tz() -> ZoneInfo:
     return ZoneInfo(settings.BILLING_TIME_ZONE)
@@ -33,18 +35,11 @@ def days_in_month(day: dt.date) -> int:
 
 
 def parse_month(text: str) -> dt.date:
-    """'YYYY-MM' to the first day of that month; ValueError when malformed."""
-    try:
-        year, month = text.split("-")
-        if len(year) != 4 or len(month) != 2:
-            raise ValueError(text)
-        return dt.date(int(year), int(month), 1)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a month: use YYYY-MM, e.g. 2026-03") from None
+    """'YYYY-MM' to the first day of that month; ValueError (billing.parsing.ParseError) when
+    malformed. ASCII digits only."""
+    return parsing.parse_month(text)
 
 
 def parse_day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-03-15") from None
+    """'YYYY-MM-DD'; ValueError (billing.parsing.ParseError) when malformed."""
+    return parsing.parse_day(text)

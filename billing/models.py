@@ -458,6 +458,9 @@ class UsageEvent(models.Model):
     dimension = models.CharField(max_length=255, blank=True, default="")
     properties = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    # Accepted after its month's invoice was finalized, within the late-usage window (SPEC 7):
+    # never on that invoice, billed through a restatement (SPEC 6, ``Restatement``).
+    late = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [
@@ -469,6 +472,10 @@ class UsageEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["billing_day", "application", "metric"], name="usage_day_idx"),
+            # Few rows: the late events the restatements are computed from.
+            models.Index(
+                fields=["billing_day", "application"], condition=Q(late=True), name="usage_late_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -682,6 +689,7 @@ class InvoiceLine(models.Model):
         PREPAID = "prepaid", "Prepaid purchase"
         PRORATION = "proration", "Proration credit"
         ADJUSTMENT = "adjustment", "Adjustment"
+        LATE_USAGE = "late_usage", "Late usage of a closed month"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -699,6 +707,10 @@ class InvoiceLine(models.Model):
         Adjustment, on_delete=models.PROTECT, null=True, blank=True, related_name="line"
     )
     sort_key = models.CharField(max_length=80, blank=True)
+    # Late usage lines: the approved restatement they bill (kept when the draft is rebuilt).
+    restatement = models.ForeignKey(
+        "Restatement", on_delete=models.PROTECT, null=True, blank=True, related_name="lines_billed"
+    )
 
     class Meta:
         ordering = ["invoice", "sort_key", "id"]
@@ -801,3 +813,112 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.period} {self.state}"
+
+
+# --------------------------------------------------------------------------------------------
+# Restatements: late usage of closed months (SPEC 6, 7)
+# --------------------------------------------------------------------------------------------
+
+
+class RestatementState(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Restatement(models.Model):
+    """What late usage changes to a closed month, per account, currency and month: the
+    affected items rated again with the late events included, against what was billed (the
+    finalized invoice plus earlier approved restatements). The finalized invoice never
+    changes; an approved difference is billed as lines "Late usage for <month>" on the running
+    month's draft, or credited by a credit note when negative. At most one is pending per
+    account, currency and month; it is recomputed while pending (``digest`` changes)."""
+
+    State = RestatementState
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="restatements")
+    currency = models.CharField(max_length=3, choices=Currency.choices)
+    month = models.DateField(help_text="First day of the closed month restated.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    # The month's finalized invoice in this currency (none when the month billed nothing in it).
+    closed_invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="restatements"
+    )
+    # The late events of the month in this currency it includes (all of them, cumulative), and
+    # the highest event id among them: a later event makes a new restatement.
+    late_events = models.PositiveIntegerField(default=0)
+    last_event_id = models.BigIntegerField(default=0)
+    amount_before = models.DecimalField(**MONEY, default=0)  # billed so far for its lines
+    amount_after = models.DecimalField(**MONEY, default=0)  # with the late events
+    difference = models.DecimalField(**MONEY, default=0)  # after - before: what is billed
+    # What was computed (lines and the late events): approval must carry the one reviewed.
+    digest = models.CharField(max_length=64)
+    computed_at = models.DateTimeField()
+    auto_approved = models.BooleanField(default=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    # Where an approved difference went: the running month's draft, or a credit note.
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="late_usage_billed"
+    )
+    credit_note = models.ForeignKey(
+        CreditNote, on_delete=models.PROTECT, null=True, blank=True, related_name="restatements"
+    )
+
+    class Meta:
+        ordering = ["-month", "account", "currency", "-id"]
+        constraints = [
+            choices_check("state", RestatementState, "restatement_state_valid"),
+            choices_check("currency", Currency, "restatement_currency_valid"),
+            models.CheckConstraint(condition=Q(month__day=1), name="restatement_month_first_day"),
+            models.UniqueConstraint(
+                fields=["account", "currency", "month"],
+                condition=Q(state="pending"),
+                name="one_pending_restatement",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="pending") | Q(decided_at__isnull=False),
+                name="restatement_decided_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "month"])]
+
+    def __str__(self) -> str:
+        return f"Restatement {self.pk}: {self.account_id} {self.currency} {self.month:%Y-%m}"
+
+    @property
+    def month_label(self) -> str:
+        return f"{self.month:%B %Y}"
+
+
+class RestatementLine(models.Model):
+    """One item of one application in a restatement: the days with late usage, quantity and
+    amount billed so far and with the late events, and why, in the words of the charges."""
+
+    restatement = models.ForeignKey(Restatement, on_delete=models.CASCADE, related_name="lines")
+    application = models.ForeignKey(Application, on_delete=models.PROTECT)
+    item = models.ForeignKey(BillableItem, on_delete=models.PROTECT)
+    days = models.JSONField(default=list)  # ISO dates with late usage of this item
+    # In the item's unit (minutes, deduction units, blocks), used in the month.
+    quantity_before = models.DecimalField(**QUANTITY)
+    quantity_after = models.DecimalField(**QUANTITY)
+    # Rounded like invoice lines: billed so far, with the late events, and the difference.
+    amount_before = models.DecimalField(**MONEY)
+    amount_after = models.DecimalField(**MONEY)
+    difference = models.DecimalField(**MONEY)
+    explanation = models.TextField()
+    sort_key = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["restatement", "sort_key", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["restatement", "application", "item"], name="restatement_line_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} {self.application_id}: {self.difference}"

@@ -57,6 +57,30 @@ def _text(value) -> str:
     return escape(text).replace("\n", "<br/>")
 
 
+# A table row must fit on a page (reportlab cannot split a row: a LayoutError, a 500). Text a
+# customer or staff wrote (application names, reasons, references, addresses) is set on at
+# most a few lines in a cell, and cut past CELL_MAX_CHARS with an ellipsis; the full text
+# stays on the invoice page and in the audit trail.
+CELL_MAX_CHARS = 400
+CELL_MAX_LINES = 6
+
+
+def _cell(value, *, max_lines: int = 1) -> str:
+    """``_text`` for a table cell: runs of blank space and newlines folded, at most
+    ``max_lines`` lines kept (an address), at most CELL_MAX_CHARS characters."""
+    text = "" if value is None else str(value)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if max_lines <= 1:
+        lines = [" ".join(lines)]
+    elif len(lines) > max_lines:
+        lines = [*lines[: max_lines - 1], " ".join(lines[max_lines - 1 :])]
+    text = "\n".join(lines)
+    if len(text) > CELL_MAX_CHARS:
+        text = text[: CELL_MAX_CHARS - 3].rstrip() + "..."
+    return _text(text)
+
+
 def _money(amount: Decimal | None, currency: str) -> str:
     return "" if amount is None else money_text(amount, currency)
 
@@ -93,6 +117,9 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
         title=detail.title,
         author=SELLER,
         subject=f"{detail.title}, {detail.month_label}",
+        # The same invoice gives the same bytes every time (no render time or random id in
+        # the file): a finalized invoice's PDF never changes (SPEC 6).
+        invariant=True,
     )
     width = doc.width
     story = [Paragraph(_text(detail.title), s["title"])]
@@ -109,11 +136,11 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
     if invoice.state == Invoice.State.VOID:
         facts.append(("Void", invoice.void_reason or ""))
     bill_to = "<br/>".join(
-        _text(v)
-        for v in (
-            detail.bill_to["name"],
-            detail.bill_to["billing_email"],
-            detail.bill_to["billing_address"],
+        _cell(v, max_lines=lines)
+        for v, lines in (
+            (detail.bill_to["name"], 1),
+            (detail.bill_to["billing_email"], 1),
+            (detail.bill_to["billing_address"], CELL_MAX_LINES),
         )
         if v
     )
@@ -123,7 +150,7 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
                 Paragraph(f"<b>Billed to</b><br/>{bill_to}", s["body"]),
                 Table(
                     [
-                        [Paragraph(_text(k), s["muted"]), Paragraph(_text(v), s["body"])]
+                        [Paragraph(_text(k), s["muted"]), Paragraph(_cell(v), s["body"])]
                         for k, v in facts
                     ],
                     colWidths=[28 * mm, 52 * mm],
@@ -156,7 +183,7 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
         rows.append(
             [
                 Paragraph(
-                    f"{_text(line.description)}<br/>"
+                    f"{_cell(line.description)}<br/>"
                     f"<font color='#5b6475'>{_text(line.get_kind_display())}</font>",
                     s["body"],
                 ),
@@ -207,9 +234,9 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
         for note in detail.credit_notes:
             rows.append(
                 [
-                    Paragraph(_text(note.number), s["body"]),
+                    Paragraph(_cell(note.number), s["body"]),
                     Paragraph(f"{note.created_at:%d %b %Y}", s["body"]),
-                    Paragraph(_text(note.reason), s["body"]),
+                    Paragraph(_cell(note.reason), s["body"]),
                     Paragraph(_text(_money(note.amount, note.currency)), s["num"]),
                 ]
             )
@@ -232,7 +259,7 @@ def render_invoice_detail(detail: InvoiceDetail) -> bytes:
             rows.append(
                 [
                     Paragraph(f"{payment.received_at:%d %b %Y}", s["body"]),
-                    Paragraph(_text(payment.reference), s["body"]),
+                    Paragraph(_cell(payment.reference), s["body"]),
                     Paragraph(_text(_money(payment.amount, payment.currency)), s["num"]),
                 ]
             )

@@ -17,6 +17,8 @@ from billing.models import JobRun
 from billing.services import jobs
 from billing.services.overdue import overdue_refresh
 from billing.services.rating import rate_accounts_day, stale_days_rerate
+from billing.services.restatements import restatements_refresh as restatements_compute
+from billing.services.restatements import restatements_refresh_due
 
 # A dropped database connection or a broker hiccup: retried with exponential backoff (1 s,
 # 2 s, 4 s ... with jitter). Celery's Django fixup closes the broken connection between
@@ -49,6 +51,8 @@ def rate_day_chunk(account_ids: list[int], day: str, run_id: int | None = None) 
 @shared_task(**RETRY)
 def day_done(results: list[dict], day: str, run_id: int | None = None) -> dict:
     overdue_refresh(today=dt.date.fromisoformat(day) + dt.timedelta(days=1))
+    # Closed months that received late usage: their restatements (SPEC 6).
+    restatements_refresh_due(today=dt.date.fromisoformat(day) + dt.timedelta(days=1))
     return jobs.job_run_finish(run_id, results)
 
 
@@ -105,3 +109,14 @@ def rerate_stale_days(application_ids: list[int]) -> dict:
     """Late events made rated days stale (enqueued by the API after the events commit): rate
     them again now. A retry after a clash with the daily job is harmless (idempotent)."""
     return vars(stale_days_rerate(application_ids=application_ids))
+
+
+@shared_task(**{**RETRY, "autoretry_for": (*RETRY["autoretry_for"], IntegrityError)})
+def restatements_refresh(late_months: list[list]) -> dict:
+    """Late events of closed months were accepted (enqueued by the API after they commit):
+    compute those months' restatements now instead of at the next daily job. Idempotent."""
+    created = recomputed = 0
+    for account_id, month in late_months:
+        result = restatements_compute(account_id=account_id, month=dt.date.fromisoformat(month))
+        created, recomputed = created + result.created, recomputed + result.recomputed
+    return {"created": created, "recomputed": recomputed}

@@ -3,6 +3,7 @@ rules and raise BillingError, which the views show next to the field it names.""
 
 from django import forms
 
+from billing.form_fields import StrictModelChoiceField
 from billing.models import Region
 
 
@@ -10,7 +11,7 @@ class AccountChoiceMixin:
     """An ``account`` field limited to the user's accounts, hidden when there is only one."""
 
     def _set_accounts(self, accounts):
-        field = forms.ModelChoiceField(queryset=accounts, empty_label=None, label="Account")
+        field = StrictModelChoiceField(queryset=accounts, empty_label=None, label="Account")
         only = list(accounts[:2])
         self._only_account = only[0] if len(only) == 1 else None
         if self._only_account is not None:

@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # NUL, unpaired surrogates, over-long values in portal and admin requests: 400.
+    "portal.middleware.RequestTextMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -111,6 +113,11 @@ LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=50)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 # A password reset link is valid this long (Django's default is three days).
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+# Password reset e-mails (accounts.throttling.PasswordResetThrottle): per e-mail address and
+# per client address, within a fixed window.
+PASSWORD_RESET_EMAIL_LIMIT = env.int("PASSWORD_RESET_EMAIL_LIMIT", default=3)
+PASSWORD_RESET_IP_LIMIT = env.int("PASSWORD_RESET_IP_LIMIT", default=20)
+PASSWORD_RESET_WINDOW_SECONDS = env.int("PASSWORD_RESET_WINDOW_SECONDS", default=3600)
 
 # --- Time -----------------------------------------------------------------------------------
 # Billing days and months are calendar days in this zone (SPEC 3). Django shows times in it too.
@@ -124,6 +131,12 @@ USE_I18N = True
 INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=7)
 OVERDUE_GRACE_DAYS = env.int("OVERDUE_GRACE_DAYS", default=7)
 SUSPENDED_CLOSE_DAYS = env.int("SUSPENDED_CLOSE_DAYS", default=90)
+# Late usage (SPEC 6, 7): events of a finalized month are accepted this many days after the
+# month's end and billed through a restatement; older ones are refused (period_closed).
+LATE_USAGE_WINDOW_DAYS = env.int("LATE_USAGE_WINDOW_DAYS", default=35)
+# Per currency, "CNY=50,USD=5": a restatement whose difference is smaller than this (in
+# absolute value) is approved without review. Default: none, every restatement is reviewed.
+RESTATEMENT_AUTO_APPROVE_BELOW = env.str("RESTATEMENT_AUTO_APPROVE_BELOW", default="")
 
 # --- Notifications (notifications/, README "Notifications") ----------------------------------
 # Webhooks: http:// (and loopback receivers) allowed for local testing; https only otherwise.
@@ -217,6 +230,7 @@ SPECTACULAR_SETTINGS = {
         "RegionEnum": "billing.models.Region",
         "InvoiceStateEnum": "billing.models.InvoiceState",
         "MetricEnum": "billing.models.Metric",
+        "RestatementStateEnum": "billing.models.RestatementState",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

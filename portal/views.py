@@ -19,13 +19,14 @@ from django.views.decorators.cache import never_cache
 
 from accounts import selectors as account_selectors
 from accounts.services import api_key_create, api_key_revoke
-from accounts.throttling import ThrottledAuthenticationForm
+from accounts.throttling import PasswordResetThrottle, ThrottledAuthenticationForm
 from billing import selectors
 from billing.calendar import billing_today, month_start, parse_month
 from billing.errors import BillingError
 from billing.models import AddOnSubscription
 from billing.pdf import invoice_pdf as render_invoice_pdf
 from billing.pdf import invoice_pdf_filename
+from billing.selectors.restatements import late_usage_for_invoice
 from billing.services import applications as application_services
 from portal.forms import ApiKeyCreateForm, ApplicationCreateForm, EditionForm, ItemForm
 
@@ -65,6 +66,23 @@ class LoginView(auth_views.LoginView):
         if getattr(form, "locked_out", False):
             response.status_code = 429
         return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, throttled (accounts.throttling.PasswordResetThrottle): 429
+    past the client address's limit; past one e-mail address's limit the same "sent" page,
+    and no e-mail."""
+
+    def form_valid(self, form):
+        throttle = PasswordResetThrottle.for_request(self.request, form.cleaned_data["email"])
+        if not throttle.client_allowed():
+            form.add_error(None, "Too many password reset requests. Try again later.")
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        if not throttle.email_allowed():
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 @login_required
@@ -168,7 +186,7 @@ def application_charges(request, sdkappid: int):
         try:
             month = parse_month(request.GET["month"])
         except ValueError as exc:
-            error = f"month: {exc}"
+            error = str(exc)
     item_code = request.GET.get("item") or None
     charge_days = selectors.application_charges(
         application=application, month=month, item_code=item_code
@@ -309,7 +327,13 @@ def invoice_list(request):
 def invoice_detail(request, invoice_id: int):
     invoice = _invoice(request, invoice_id)
     detail = selectors.invoice_detail(invoice=invoice)
-    return render(request, "portal/invoice_detail.html", {"detail": detail, "invoice": invoice})
+    # Late usage of this closed month: shown on the page, never part of the invoice (its PDF).
+    late = late_usage_for_invoice(invoice=invoice)
+    return render(
+        request,
+        "portal/invoice_detail.html",
+        {"detail": detail, "invoice": invoice, "late_usage": late},
+    )
 
 
 @login_required

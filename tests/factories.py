@@ -171,6 +171,12 @@ class ApiKeyFactory(DjangoModelFactory):
 # --------------------------------------------------------------------------------------------
 
 
+# Applications are created long before the days the tests report usage for (ingestion refuses
+# a timestamp before the application's creation day); auto_now_add ignores a value given to
+# create(), hence the update in ApplicationFactory._create.
+APPLICATION_CREATED_AT = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
 class ApplicationFactory(DjangoModelFactory):
     """An active application in region cn. It has no edition period: create one with
     EditionPeriodFactory (the services give every new application a Trial period)."""
@@ -182,6 +188,13 @@ class ApplicationFactory(DjangoModelFactory):
     account = factory.SubFactory(AccountFactory)
     name = factory.Sequence(lambda n: f"App {n}")
     region = Region.CN
+
+    @classmethod
+    def _create(cls, model_class, *args, created_at=None, **kwargs):
+        application = super()._create(model_class, *args, **kwargs)
+        application.created_at = created_at or APPLICATION_CREATED_AT
+        model_class.objects.filter(pk=application.pk).update(created_at=application.created_at)
+        return application
 
 
 class EditionPeriodFactory(DjangoModelFactory):

@@ -8,9 +8,16 @@ group; support staff only ``view_*`` and see no action.
 
 The admin is a package, one module per area: ``base`` (read-only classes), ``forms`` (one form
 per action), ``actions`` (the action framework), then ``invoices``, ``applications``,
-``prices`` and ``documents``. Importing this package registers every admin class."""
+``prices``, ``documents`` and ``restatements``. Importing this package registers every admin
+class."""
 
-from billing.admin import applications, documents, invoices, prices  # noqa: F401 (registers)
+from billing.admin import (  # noqa: F401 (registers)
+    applications,
+    documents,
+    invoices,
+    prices,
+    restatements,
+)
 from billing.admin.base import ReadOnlyAdmin, ReadOnlyInline
 
 __all__ = ["ReadOnlyAdmin", "ReadOnlyInline"]

@@ -23,6 +23,7 @@ from billing.admin.forms import (
     PaymentForm,
     ReasonForm,
     RerateConfirmForm,
+    csv_text,
     received_at,
 )
 from billing.calendar import billing_today
@@ -400,8 +401,8 @@ class InvoiceAdmin(ActionViewsMixin, ReadOnlyAdmin):
         for invoice in queryset.order_by("month", "number", "pk"):
             writer.writerow(
                 [
-                    invoice.number or f"draft-{invoice.pk}",
-                    invoice.account.name,
+                    csv_text(invoice.number or f"draft-{invoice.pk}"),
+                    csv_text(invoice.account.name),
                     f"{invoice.month:%Y-%m}",
                     invoice.currency,
                     invoice.state,

@@ -18,7 +18,16 @@ from accounts.services import AccountError
 from billing.errors import BillingError
 
 # Refusals by the state of an invoice or its month, not by the request's content: 409.
-CONFLICT_CODES = frozenset({"period_closed", "invalid_state", "not_draft", "has_payments"})
+CONFLICT_CODES = frozenset(
+    {
+        "period_closed",
+        "invalid_state",
+        "not_draft",
+        "has_payments",
+        "not_pending",  # a restatement already approved or rejected
+        "restatement_changed",  # late usage arrived since the reviewed version
+    }
+)
 
 
 def error(field: str | None, code: str, message: str) -> dict:

@@ -4,21 +4,23 @@ from django import forms
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema_field
 
-from billing.calendar import parse_month
+from billing.form_fields import StrictDateField, StrictIntegerField, StrictMonthField
 from billing.models import Charge, Currency, Invoice, InvoiceState, Metric, UsageEvent
 
 
-class MonthFormField(forms.CharField):
-    """'YYYY-MM' to the first day of the month."""
+class MonthFormField(StrictMonthField):
+    """'YYYY-MM' to the first day of the month (ASCII digits; the message never carries the
+    client's text: django-filter formats it with %, and "%s" was a 500). "?month=" is a 400."""
 
-    def to_python(self, value):
-        value = super().to_python(value)
-        if value in self.empty_values:
-            return None
-        try:
-            return parse_month(value)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc), code="invalid") from None
+    refuse_blank = True
+
+
+class IdFormField(StrictIntegerField):
+    refuse_blank = True
+
+
+class DayFormField(StrictDateField):
+    refuse_blank = True
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2025-03"})
@@ -28,7 +30,12 @@ class MonthFilter(filters.Filter):
 
 @extend_schema_field({"type": "integer", "minimum": 1})
 class IdFilter(filters.NumberFilter):
-    field_class = forms.IntegerField
+    field_class = IdFormField
+
+
+@extend_schema_field({"type": "string", "format": "date"})
+class DayFilter(filters.DateFilter):
+    field_class = DayFormField
 
 
 class DayRangeForm(forms.Form):
@@ -57,10 +64,10 @@ def _day_range_filterset(name: str, model, day_field: str, extra: dict) -> type:
     """A filter set with ``from`` and ``to`` (inclusive days): ``from`` is a Python keyword,
     so the class is built with type()."""
     attrs = {
-        "from": filters.DateFilter(
+        "from": DayFilter(
             field_name=day_field, lookup_expr="gte", help_text="First day, YYYY-MM-DD."
         ),
-        "to": filters.DateFilter(
+        "to": DayFilter(
             field_name=day_field, lookup_expr="lte", help_text="Last day (included), YYYY-MM-DD."
         ),
         **extra,

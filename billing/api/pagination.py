@@ -7,6 +7,8 @@ from django.db import models
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
+from billing.parsing import is_ascii_digits
+
 BIGINT = 2**63
 
 
@@ -24,7 +26,7 @@ class ApiCursorPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        if not is_ascii_digits(raw) or not 1 <= int(raw) <= self.max_page_size:
             raise ValidationError(
                 {"limit": [f"limit must be a whole number from 1 to {self.max_page_size}."]}
             )

@@ -2,37 +2,23 @@
 and no text PostgreSQL cannot store (the NUL character, unpaired UTF-16 surrogates such as
 "\\ud800"): refused at the door with the field named, instead of failing in the database."""
 
-import json
 import re
-from decimal import Decimal
 
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
-NUL = "\x00"
-UNSTORABLE_MESSAGE = "must not contain the NUL character or unpaired surrogates (\\u0000, \\ud800)."
+from billing.parsing import UNSTORABLE_MESSAGE, json_loads_exact, storable
+
 # In a JSON text those can only come as escapes: a raw NUL is invalid JSON, and raw bytes are
 # UTF-8, which cannot encode a surrogate.
 SUSPICIOUS_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
 
 
-def storable(text: str) -> bool:
-    if NUL in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def loads(body: bytes):
-    """The one JSON decoding of request bodies: decimals exact, NaN and Infinity refused."""
-    return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    """The one JSON decoding of request bodies: decimals exact, NaN and Infinity refused,
+    nesting bounded (billing.parsing.json_loads_exact: 10,000 levels is a 400, not a
+    RecursionError)."""
+    return json_loads_exact(body)
 
 
 def unstorable_path(value, path: str = "") -> str | None:

@@ -29,6 +29,7 @@ from billing.models import (
     ResourcePack,
     UsageEvent,
 )
+from billing.parsing import is_ascii_digits
 
 
 def invoices_visible(*, account_id: int | None) -> QuerySet[Invoice]:
@@ -54,7 +55,7 @@ def invoice_by_reference(*, account_id: int | None, reference: str) -> Invoice |
             queryset=Payment.objects.select_related("invoice").order_by("received_at", "id"),
         ),
     )
-    if reference.isdigit():
+    if is_ascii_digits(reference):  # "١٤" and "²" are not ids (str.isdigit() says they are)
         if len(reference) > 18:
             return None
         return invoices.filter(pk=int(reference)).first()

@@ -1,8 +1,7 @@
 """Explicit input and output serializers. Money is a decimal string ("999.00"), never a JSON
 number; quantities are decimal strings without trailing zeros ("1000", "2.5")."""
 
-from decimal import Decimal
-
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -18,7 +17,9 @@ from billing.models import (
     Payment,
     Region,
 )
+from billing.parsing import ParseError, format_timestamp, parse_money, parse_timestamp
 from billing.selectors import invoice_amount_due
+from billing.selectors.restatements import late_usage_for_invoice
 
 
 def Money(**kwargs):
@@ -43,6 +44,45 @@ def Price(**kwargs):
     )
 
 
+class TextField(serializers.CharField):
+    """Text a client sends: a JSON string, nothing else (DRF's CharField turns 0 into "0")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class TimestampField(serializers.DateTimeField):
+    """RFC 3339 in and out: input by the one strict parser (billing.parsing.parse_timestamp:
+    an offset of whole minutes within 14 hours, years 2000 to 9998); output with a whole-minute
+    offset (never a local-mean-time offset of seconds)."""
+
+    def to_internal_value(self, value):
+        try:
+            return parse_timestamp(value, what="The timestamp")
+        except ParseError as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code) from None
+
+    def to_representation(self, value):
+        text = super().to_representation(value)
+        if isinstance(text, str) and value is not None:
+            moment = self.enforce_timezone(value)
+            if moment.utcoffset() is not None and moment.utcoffset().seconds % 60:
+                return format_timestamp(moment).replace("+00:00", "Z")
+        return text
+
+
+class OutputModelSerializer(serializers.ModelSerializer):
+    """Model serializers of the API: timestamps as TimestampField (RFC 3339)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: TimestampField,
+    }
+
+
 @extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2025-03"})
 class MonthField(serializers.Field):
     """A calendar month as "YYYY-MM"."""
@@ -63,7 +103,10 @@ class UsageEventSerializer(serializers.Serializer):
     id = serializers.CharField(max_length=255, help_text="Unique per application, yours.")
     application = serializers.IntegerField(min_value=1, help_text="The SDKAppID.")
     metric = serializers.ChoiceField(choices=Metric.choices)
-    timestamp = serializers.DateTimeField(help_text="RFC 3339 with an offset.")
+    timestamp = TimestampField(
+        help_text="RFC 3339 with an offset (at most 14 hours, whole minutes), not before the "
+        "application's creation day."
+    )
     value = serializers.DecimalField(
         max_digits=24,
         decimal_places=6,
@@ -86,6 +129,10 @@ class UsageResultSerializer(serializers.Serializer):
     accepted = serializers.IntegerField(help_text="Events stored now.")
     duplicates = serializers.IntegerField(
         help_text="Events already stored with the same content (or repeated in the batch)."
+    )
+    late = serializers.IntegerField(
+        help_text="Of the accepted: events of a month whose invoice is finalized, within the "
+        "late-usage window; billed through a reviewed restatement, never on that invoice."
     )
 
 
@@ -123,7 +170,7 @@ class ApplicationSerializer(serializers.Serializer):
         allow_null=True, help_text="The IM edition today: trial, pro or ultimate."
     )
     scheduled_edition = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
+    created_at = TimestampField()
 
     @extend_schema_field(ScheduledEditionSerializer(allow_null=True))
     def get_scheduled_edition(self, application):
@@ -136,12 +183,12 @@ class ApplicationSerializer(serializers.Serializer):
 
 
 class ApplicationCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = TextField(max_length=100)
     region = serializers.ChoiceField(choices=Region.choices)
 
 
 class EditionChangeSerializer(serializers.Serializer):
-    edition = serializers.CharField(
+    edition = TextField(
         max_length=20,
         help_text="pro or ultimate. Upgrades take effect today; Ultimate to Pro when the "
         "Ultimate term ends; never back to trial.",
@@ -159,7 +206,7 @@ class AddOnSubscriptionSerializer(serializers.Serializer):
 
 
 class ItemInputSerializer(serializers.Serializer):
-    item = serializers.CharField(max_length=60, help_text="The item code of the price book.")
+    item = TextField(max_length=60, help_text="The item code of the price book.")
 
 
 class ResourcePackSerializer(serializers.Serializer):
@@ -212,7 +259,7 @@ class MonthToDateSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------------------------
 
 
-class InvoiceSummarySerializer(serializers.ModelSerializer):
+class InvoiceSummarySerializer(OutputModelSerializer):
     id = serializers.IntegerField(help_text="Addresses a draft, which has no number yet.")
     number = serializers.CharField(allow_null=True, help_text="Issued at finalization.")
     account = serializers.IntegerField(source="account_id")
@@ -239,7 +286,7 @@ class InvoiceSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InvoiceLineSerializer(serializers.ModelSerializer):
+class InvoiceLineSerializer(OutputModelSerializer):
     application = serializers.IntegerField(
         source="application.sdkappid", allow_null=True, default=None, help_text="SDKAppID."
     )
@@ -254,7 +301,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CreditNoteSerializer(serializers.ModelSerializer):
+class CreditNoteSerializer(OutputModelSerializer):
     amount = Money()
 
     class Meta:
@@ -263,7 +310,7 @@ class CreditNoteSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PaymentSerializer(serializers.ModelSerializer):
+class PaymentSerializer(OutputModelSerializer):
     amount = Money()
     invoice = serializers.CharField(source="invoice.number", allow_null=True, default=None)
 
@@ -273,11 +320,37 @@ class PaymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class LateUsageReceivedSerializer(serializers.Serializer):
+    application = serializers.IntegerField(source="application.sdkappid", help_text="SDKAppID.")
+    metric = serializers.ChoiceField(choices=Metric.choices)
+    quantity = serializers.CharField(help_text='What arrived late, e.g. "600 seconds".')
+    events = serializers.IntegerField()
+
+
+class LateUsageBilledSerializer(serializers.Serializer):
+    invoice = serializers.CharField(
+        source="invoice.number", allow_null=True, help_text="Null while that invoice is a draft."
+    )
+    invoice_id = serializers.IntegerField(source="invoice.pk")
+    month = serializers.DateField(source="invoice.month")
+    description = serializers.CharField(help_text='"Late usage for <month>: ..." and why.')
+    amount = Money()
+
+
+class LateUsageSerializer(serializers.Serializer):
+    """Late usage received for a closed month (SPEC 7), and where it was billed (SPEC 6)."""
+
+    status = serializers.ChoiceField(choices=["under review", "billed", "not billed"])
+    received = LateUsageReceivedSerializer(many=True, source="rows")
+    billed_on = LateUsageBilledSerializer(many=True, source="billed_lines")
+
+
 class InvoiceSerializer(InvoiceSummarySerializer):
     amount_due = serializers.SerializerMethodField()
     lines = InvoiceLineSerializer(many=True)
     credit_notes = CreditNoteSerializer(many=True)
     payments = PaymentSerializer(many=True)
+    late_usage = serializers.SerializerMethodField()
 
     class Meta(InvoiceSummarySerializer.Meta):
         fields = [
@@ -286,8 +359,15 @@ class InvoiceSerializer(InvoiceSummarySerializer):
             "lines",
             "credit_notes",
             "payments",
+            "late_usage",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(LateUsageSerializer(allow_null=True))
+    def get_late_usage(self, invoice):
+        """A closed invoice: the usage that arrived after it was finalized (never on it)."""
+        late = late_usage_for_invoice(invoice=invoice)
+        return LateUsageSerializer(late).data if late is not None else None
 
     @extend_schema_field(
         serializers.DecimalField(
@@ -331,14 +411,16 @@ class AccountSerializer(serializers.Serializer):
 )
 class MoneyInputField(serializers.Field):
     """An amount sent by a client: a decimal string (or a JSON number without float
-    rounding, see parsers.py). The finance services check precision, sign and size."""
-
-    default_error_messages = {"invalid": 'Send the amount as a decimal string, e.g. "10.00".'}
+    rounding, see parsers.py), by the one strict parser (billing.parsing.parse_money: ASCII
+    digits, no exponent, underscores or spaces, at most 12 digits before the point, checked
+    on the text before any arithmetic). The finance services check the currency's precision,
+    the sign and what remains."""
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, str | int | Decimal):
-            self.fail("invalid")
-        return data
+        try:
+            return parse_money(data, places=8, allow_negative=True)
+        except ParseError as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code) from None
 
     def to_representation(self, value):
         return str(value)
@@ -346,21 +428,23 @@ class MoneyInputField(serializers.Field):
 
 class AdjustmentInputSerializer(serializers.Serializer):
     amount = MoneyInputField(help_text="Positive adds to the bill, negative takes off.")
-    reason = serializers.CharField(max_length=2000, help_text="Kept in the audit trail.")
+    reason = TextField(max_length=2000, help_text="Kept in the audit trail.")
 
 
 class CreditNoteInputSerializer(serializers.Serializer):
     amount = MoneyInputField(help_text="Positive; never more than remains on the invoice.")
-    reason = serializers.CharField(max_length=2000)
+    reason = TextField(max_length=2000)
 
 
 class PaymentInputSerializer(serializers.Serializer):
     amount = MoneyInputField(help_text="Positive, in the invoice's currency.")
-    reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    received_at = serializers.DateTimeField(required=False, help_text="Default: now.")
+    reference = TextField(max_length=100, required=False, allow_blank=True)
+    received_at = TimestampField(
+        required=False, help_text="RFC 3339 with an offset, from 2000 on; default: now."
+    )
 
 
-class AdjustmentSerializer(serializers.ModelSerializer):
+class AdjustmentSerializer(OutputModelSerializer):
     amount = Money()
     created_by = serializers.CharField(source="created_by.email")
     invoice = InvoiceSummarySerializer()

@@ -3,7 +3,7 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from billing.api.views import account, finance, invoices, usage
+from billing.api.views import account, finance, invoices, restatements, usage
 from billing.api.views import applications as apps
 from billing.api.views.base import UnknownEndpointView
 
@@ -41,6 +41,22 @@ urlpatterns = [
     path("v1/invoices/<str:number>/payments", finance.PaymentsView.as_view(), name="api-payments"),
     path("v1/account", account.AccountView.as_view(), name="api-account"),
     path("", include("notifications.api.urls")),  # webhooks, alerts, entitlements (issue 16)
+    path("v1/restatements", restatements.RestatementListView.as_view(), name="api-restatements"),
+    path(
+        "v1/restatements/<int:id>",
+        restatements.RestatementDetailView.as_view(),
+        name="api-restatement",
+    ),
+    path(
+        "v1/restatements/<int:id>/approve",
+        restatements.RestatementApproveView.as_view(),
+        name="api-restatement-approve",
+    ),
+    path(
+        "v1/restatements/<int:id>/reject",
+        restatements.RestatementRejectView.as_view(),
+        name="api-restatement-reject",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path(

@@ -51,6 +51,18 @@ def days_in_term(start: date, end: date) -> int:
     return (end - start).days + 1
 
 
+def proration_days(term_start: date, term_end: date, first_unused_day: date) -> tuple[int, int]:
+    """(unused days, days in the term) of a term cut short on ``first_unused_day`` (SPEC 3,
+    "Proration is by whole billing days"); the invoice line of the credit shows the same two
+    numbers."""
+    total_days = days_in_term(term_start, term_end)
+    if not term_start <= first_unused_day <= term_end + ONE_DAY:
+        raise ValueError(
+            f"first unused day {first_unused_day} is outside the term {term_start}..{term_end}"
+        )
+    return (term_end - first_unused_day).days + 1, total_days
+
+
 def proration_credit(
     fee: Decimal, term_start: date, term_end: date, first_unused_day: date, currency: str
 ) -> tuple[Decimal, str]:
@@ -64,12 +76,7 @@ def proration_credit(
     """
     if fee < 0:
         raise ValueError(f"fee must not be negative, got {fee}")
-    total_days = days_in_term(term_start, term_end)
-    if not term_start <= first_unused_day <= term_end + ONE_DAY:
-        raise ValueError(
-            f"first unused day {first_unused_day} is outside the term {term_start}..{term_end}"
-        )
-    unused_days = (term_end - first_unused_day).days + 1
+    unused_days, total_days = proration_days(term_start, term_end, first_unused_day)
     credit = round_money(fee * unused_days / total_days, currency)
     explanation = (
         f"Term {day_text(term_start)} to {day_text(term_end)} has {total_days} days; "

@@ -10,6 +10,7 @@ writes) and may call the pure rules of ``billing.rating``.
 - ``estimates``: the month-to-date estimate and the edition change preview.
 - ``charts``: the portal's usage charts.
 - ``portal``: the dashboard, the application page, allowances and packs left, charges.
+- ``restatements``: late usage of closed months, pending restatements (finance review).
 
 Every public name is re-exported here, so ``from billing.selectors import X`` keeps working."""
 
@@ -80,6 +81,13 @@ from billing.selectors.portal import (
     packs_left,
 )
 from billing.selectors.prices import ALLOWANCE_ITEM, PriceCatalog, price_entries_by_id, price_of
+from billing.selectors.restatements import (
+    LateUsage,
+    late_usage_for_invoice,
+    pending_restatements,
+    restatement_lines,
+    restatements_list,
+)
 from billing.selectors.usage import (
     MODERATION_COUNT_METRICS,
     MODERATION_TIMED_METRICS,
@@ -94,6 +102,11 @@ from billing.selectors.usage import (
 )
 
 __all__ = [
+    "LateUsage",
+    "late_usage_for_invoice",
+    "pending_restatements",
+    "restatement_lines",
+    "restatements_list",
     "ALLOWANCE_ITEM",
     "AccountSummary",
     "AllowanceLeft",

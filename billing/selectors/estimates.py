@@ -8,10 +8,12 @@ from decimal import Decimal
 
 from billing import catalog
 from billing.calendar import billing_today, month_end, month_start
+from billing.line_order import LAST, monthly_key
 from billing.models import (
     Adjustment,
     Application,
     Currency,
+    InvoiceLine,
     PrepaidTerm,
 )
 from billing.money import ZERO, round_money
@@ -70,6 +72,24 @@ def month_to_date(
                 "exact_amount": adjustment.amount,
             }
         )
+    # Approved late usage of closed months: lines of the running month's draft (SPEC 6).
+    late_lines = InvoiceLine.objects.filter(
+        invoice__account_id=account_id, invoice__month=month, kind=InvoiceLine.Kind.LATE_USAGE
+    )
+    if application_id is not None:
+        late_lines = late_lines.filter(application_id=application_id)
+    for late in late_lines.values("invoice__currency", "application_id", "description", "amount",
+                                  "quantity", "sort_key"):  # fmt: skip
+        lines[late["invoice__currency"]].append(
+            {
+                "kind": InvoiceLine.Kind.LATE_USAGE,
+                "application_id": late["application_id"],
+                "description": late["description"],
+                "quantity": late["quantity"],
+                "exact_amount": late["amount"],
+                "sort_key": late["sort_key"],
+            }
+        )
     applications = Application.objects.filter(account_id=account_id).order_by("sdkappid")
     if application_id is not None:
         applications = applications.filter(pk=application_id)
@@ -111,7 +131,7 @@ def month_to_date(
                     "unit_price": draft.unit_price,
                     "exact_amount": draft.amount,
                     # After the application's daily usage lines (sort keys of invoice_line_specs).
-                    "sort_key": f"{application.sdkappid}-3-{draft.item_code}",
+                    "sort_key": monthly_key(application.sdkappid, draft.item_code),
                 }
             )
     result = []
@@ -120,7 +140,7 @@ def month_to_date(
             continue
         # The invoice's order: per application, purchases, then usage, then monthly items;
         # account adjustments last.
-        currency_lines.sort(key=lambda line: line.get("sort_key") or "~")
+        currency_lines.sort(key=lambda line: line.get("sort_key") or LAST)
         for line in currency_lines:
             line["amount"] = round_money(line["exact_amount"], currency)
         total = sum((line["amount"] for line in currency_lines), Decimal(0))

@@ -6,12 +6,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import chain
 
 from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from billing.calendar import month_end, month_start
 from billing.errors import BillingError
+from billing.line_order import purchase_key, usage_key
 from billing.models import (
     Application,
     BillableItem,
@@ -24,6 +26,7 @@ from billing.models import (
     ResourcePack,
 )
 from billing.money import ZERO
+from billing.rating.terms import proration_days
 from billing.rating.text import qty
 
 
@@ -59,6 +62,30 @@ def invoice_line_specs(
         terms = terms.filter(currency__in=currencies)
         packs = packs.filter(currency__in=currencies)
 
+    for key, spec in chain(
+        _usage_specs(charges),
+        _term_specs(terms.filter(starts_on__range=(first, last))),
+        _proration_specs(terms.filter(cut_on__range=(first, last), credit_amount__gt=0)),
+        _pack_specs(packs),
+    ):
+        specs[key].append(spec)
+    return specs
+
+
+TERM_FIELDS = (
+    "pk", "currency", "item_id", "item__name", "item__sort_order", "starts_on", "ends_on",
+    "amount", "cut_on", "credit_amount", "application_id", "application__account_id",
+    "application__name", "application__sdkappid",
+)  # fmt: skip
+PACK_FIELDS = (
+    "pk", "currency", "item_id", "item__name", "valid_from", "valid_until", "amount",
+    "application_id", "application__account_id", "application__name",
+    "application__sdkappid",
+)  # fmt: skip
+
+
+def _usage_specs(charges):
+    """One usage line per application, item and unit price: the month's charges summed."""
     usage = (
         charges.values_list(
             "application__account_id",
@@ -96,95 +123,105 @@ def invoice_line_specs(
             if covered
             else ""
         )
-        specs[(account_id, currency)].append(
-            {
-                "kind": InvoiceLine.Kind.USAGE,
-                "application_id": application_id,
-                "item_id": item_id,
-                "description": (
-                    f"{item_name}, {app_name} ({sdkappid}): "
-                    f"{coverage}{_units(quantity, unit)} billable at {price}"
-                ),
-                "quantity": quantity,
-                "unit_price": unit_price,
-                "exact_amount": exact_amount,
-                "sort_key": f"{sdkappid}-2-{sort_order:04d}",
-            }
+        yield (
+            (account_id, currency),
+            (
+                {
+                    "kind": InvoiceLine.Kind.USAGE,
+                    "application_id": application_id,
+                    "item_id": item_id,
+                    "description": (
+                        f"{item_name}, {app_name} ({sdkappid}): "
+                        f"{coverage}{_units(quantity, unit)} billable at {price}"
+                    ),
+                    "quantity": quantity,
+                    "unit_price": unit_price,
+                    "exact_amount": exact_amount,
+                    "sort_key": usage_key(sdkappid, sort_order),
+                }
+            ),
         )
 
-    term_fields = (
-        "pk", "currency", "item_id", "item__name", "item__sort_order", "starts_on", "ends_on",
-        "amount", "cut_on", "credit_amount", "application_id", "application__account_id",
-        "application__name", "application__sdkappid",
-    )  # fmt: skip
-    for term in terms.filter(starts_on__range=(first, last)).values(*term_fields):
+
+def _term_specs(terms):
+    """One line per prepaid term starting in the month."""
+    for term in terms.values(*TERM_FIELDS):
         sdkappid = term["application__sdkappid"]
-        specs[(term["application__account_id"], term["currency"])].append(
-            {
-                "kind": InvoiceLine.Kind.PREPAID,
-                "application_id": term["application_id"],
-                "item_id": term["item_id"],
-                "term_id": term["pk"],
-                "description": (
-                    f"{term['item__name']}, {term['application__name']} ({sdkappid}): "
-                    f"prepaid term {term['starts_on']:%d %b %Y} to {term['ends_on']:%d %b %Y}"
-                ),
-                "quantity": Decimal(1),
-                "unit_price": term["amount"],
-                "exact_amount": term["amount"],
-                "sort_key": (
-                    f"{sdkappid}-1-{term['starts_on']:%Y%m%d}-{term['item__sort_order']:04d}"
-                ),
-            }
+        yield (
+            (term["application__account_id"], term["currency"]),
+            (
+                {
+                    "kind": InvoiceLine.Kind.PREPAID,
+                    "application_id": term["application_id"],
+                    "item_id": term["item_id"],
+                    "term_id": term["pk"],
+                    "description": (
+                        f"{term['item__name']}, {term['application__name']} ({sdkappid}): "
+                        f"prepaid term {term['starts_on']:%d %b %Y} to {term['ends_on']:%d %b %Y}"
+                    ),
+                    "quantity": Decimal(1),
+                    "unit_price": term["amount"],
+                    "exact_amount": term["amount"],
+                    "sort_key": purchase_key(
+                        sdkappid, term["starts_on"], f"{term['item__sort_order']:04d}"
+                    ),
+                }
+            ),
         )
-    credited = terms.filter(cut_on__range=(first, last), credit_amount__gt=0)
-    for term in credited.values(*term_fields):
+
+
+def _proration_specs(terms):
+    """One credit line per term cut short in the month (an upgrade): its unused days."""
+    for term in terms.values(*TERM_FIELDS):
         starts_on, ends_on, cut_on = term["starts_on"], term["ends_on"], term["cut_on"]
-        used_days = (cut_on - starts_on).days
-        total_days = (ends_on - starts_on).days + 1
-        unused = total_days - used_days
-        specs[(term["application__account_id"], term["currency"])].append(
-            {
-                "kind": InvoiceLine.Kind.PRORATION,
-                "application_id": term["application_id"],
-                "item_id": term["item_id"],
-                "term_id": term["pk"],
-                "description": (
-                    f"Credit for the unused days of {term['item__name']}, "
-                    f"{term['application__name']} ({term['application__sdkappid']}): term "
-                    f"{starts_on:%d %b %Y} to {ends_on:%d %b %Y} ended on {cut_on:%d %b %Y}; "
-                    f"{term['amount']} x {unused} / {total_days} days"
-                ),
-                "quantity": Decimal(unused),
-                "unit_price": None,
-                "exact_amount": -term["credit_amount"],
-                "sort_key": f"{term['application__sdkappid']}-1-{cut_on:%Y%m%d}-credit",
-            }
+        unused, total_days = proration_days(starts_on, ends_on, cut_on)
+        yield (
+            (term["application__account_id"], term["currency"]),
+            (
+                {
+                    "kind": InvoiceLine.Kind.PRORATION,
+                    "application_id": term["application_id"],
+                    "item_id": term["item_id"],
+                    "term_id": term["pk"],
+                    "description": (
+                        f"Credit for the unused days of {term['item__name']}, "
+                        f"{term['application__name']} ({term['application__sdkappid']}): term "
+                        f"{starts_on:%d %b %Y} to {ends_on:%d %b %Y} ended on {cut_on:%d %b %Y}; "
+                        f"{term['amount']} x {unused} / {total_days} days"
+                    ),
+                    "quantity": Decimal(unused),
+                    "unit_price": None,
+                    "exact_amount": -term["credit_amount"],
+                    "sort_key": purchase_key(term["application__sdkappid"], cut_on, "credit"),
+                }
+            ),
         )
-    pack_fields = (
-        "pk", "currency", "item_id", "item__name", "valid_from", "valid_until", "amount",
-        "application_id", "application__account_id", "application__name",
-        "application__sdkappid",
-    )  # fmt: skip
-    for pack in packs.values(*pack_fields):
+
+
+def _pack_specs(packs):
+    """One line per resource pack bought in the month (a call add-on's monthly minutes are
+    paid by its term, not here)."""
+    for pack in packs.values(*PACK_FIELDS):
         sdkappid = pack["application__sdkappid"]
-        specs[(pack["application__account_id"], pack["currency"])].append(
-            {
-                "kind": InvoiceLine.Kind.PREPAID,
-                "application_id": pack["application_id"],
-                "item_id": pack["item_id"],
-                "pack_id": pack["pk"],
-                "description": (
-                    f"{pack['item__name']}, {pack['application__name']} ({sdkappid}): valid "
-                    f"{pack['valid_from']:%d %b %Y} to {pack['valid_until']:%d %b %Y}"
-                ),
-                "quantity": Decimal(1),
-                "unit_price": pack["amount"],
-                "exact_amount": pack["amount"],
-                "sort_key": f"{sdkappid}-1-{pack['valid_from']:%Y%m%d}-pack",
-            }
+        yield (
+            (pack["application__account_id"], pack["currency"]),
+            (
+                {
+                    "kind": InvoiceLine.Kind.PREPAID,
+                    "application_id": pack["application_id"],
+                    "item_id": pack["item_id"],
+                    "pack_id": pack["pk"],
+                    "description": (
+                        f"{pack['item__name']}, {pack['application__name']} ({sdkappid}): valid "
+                        f"{pack['valid_from']:%d %b %Y} to {pack['valid_until']:%d %b %Y}"
+                    ),
+                    "quantity": Decimal(1),
+                    "unit_price": pack["amount"],
+                    "exact_amount": pack["amount"],
+                    "sort_key": purchase_key(sdkappid, pack["valid_from"], "pack"),
+                }
+            ),
         )
-    return specs
 
 
 def month_is_closed(*, account_id: int, day: dt.date) -> bool:

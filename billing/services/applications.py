@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Account
 from billing import catalog
 from billing.audit import audit_record_create
-from billing.calendar import billing_today
+from billing.calendar import billing_today, billing_tz
 from billing.errors import BillingError
 from billing.models import (
     AddOn,
@@ -79,7 +79,17 @@ def application_create(
             code="invalid",
             field="region",
         )
-    day = created_on or billing_today()
+    today = billing_today()
+    day = created_on or today
+    if day > today:
+        # An application cannot have existed before it is created: its Trial would start
+        # on a day no usage has been reported for, and the day's jobs have not run yet.
+        raise BillingError(
+            f"{day:%Y-%m-%d} is in the future (today is {today:%Y-%m-%d}); give today or an "
+            "earlier day.",
+            code="future_date",
+            field="created_on",
+        )
     trial = catalog.edition_by_code("trial")
     for _attempt in range(10):
         candidate = sdkappid or _SDKAPPID_RANDOM.randint(*SDKAPPID_RANGE)
@@ -88,6 +98,15 @@ def application_create(
                 application = Application.objects.create(
                     sdkappid=candidate, account=account, name=name, region=region
                 )
+                if created_on is not None and created_on < billing_today():
+                    # Backdated (seed_demo, an operator's import): usage is accepted from its
+                    # creation day on (ingestion refuses earlier timestamps).
+                    application.created_at = dt.datetime.combine(
+                        created_on, dt.time.min, billing_tz()
+                    )
+                    Application.objects.filter(pk=application.pk).update(
+                        created_at=application.created_at
+                    )
                 EditionPeriod.objects.create(
                     application=application, edition=trial, starts_on=day, created_by=actor
                 )

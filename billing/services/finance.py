@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +19,7 @@ from accounts.models import Account
 from billing.audit import audit_record_create
 from billing.calendar import billing_today, month_end, month_start
 from billing.errors import BillingError
+from billing.line_order import adjustment_key
 from billing.models import (
     Adjustment,
     Application,
@@ -33,6 +34,7 @@ from billing.models import (
     Source,
 )
 from billing.money import CURRENCY_QUANTUM, ZERO, round_money
+from billing.parsing import MIN_YEAR, ParseError, parse_money
 from billing.selectors.drafts import rate_month_drafts
 from billing.selectors.invoices import invoice_amount_due, invoice_credited, month_is_closed
 from billing.selectors.prices import PriceCatalog
@@ -47,6 +49,8 @@ from billing.services.rating import charges_store, rate_and_store_day
 from notifications import outbox
 
 State = Invoice.State
+# No payment predates the billing calendar (billing.parsing.MIN_YEAR).
+EARLIEST_PAYMENT = dt.datetime(MIN_YEAR, 1, 1, tzinfo=dt.UTC)
 
 
 # --------------------------------------------------------------------------------------------
@@ -55,28 +59,24 @@ State = Invoice.State
 
 
 def money_parse(raw, *, currency: str, field: str = "amount", allow_negative=False) -> Decimal:
-    """A money amount a person typed or a client sent: a Decimal (or a string of one) with no
-    more decimal places than the currency has, non-zero, positive unless ``allow_negative``."""
-    if isinstance(raw, float):
-        raise BillingError(
-            "Send money as a decimal string, not a float.", code="invalid", field=field
-        )
+    """A money amount a person typed or a client sent, by the one strict parser
+    (billing.parsing.parse_money: ASCII digits with an optional point, no exponent, spaces or
+    underscores; its size checked on the text before any arithmetic), with no more decimal
+    places than the currency has, non-zero, positive unless ``allow_negative``."""
+    if currency not in CURRENCY_QUANTUM:
+        raise BillingError(f"Unknown currency {currency!r}.", code="invalid", field="currency")
     try:
-        amount = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise BillingError(
-            f"{raw!r} is not a decimal amount.", code="invalid", field=field
-        ) from None
-    if not amount.is_finite():
-        raise BillingError("The amount must be a finite number.", code="invalid", field=field)
+        amount = parse_money(raw, places=8, allow_negative=True)
+    except ParseError as exc:
+        raise BillingError(exc.message, code=exc.code, field=field) from None
+    if abs(amount) >= Decimal("1e12"):
+        raise BillingError("The amount is too large.", code="too_large", field=field)
     if round_money(amount, currency) != amount:
         raise BillingError(
             f"{currency} amounts have at most {CURRENCY_QUANTUM[currency]} precision.",
             code="precision",
             field=field,
         )
-    if abs(amount) >= Decimal("1e12"):
-        raise BillingError("The amount is too large.", code="too_large", field=field)
     if amount == ZERO or (amount < ZERO and not allow_negative):
         raise BillingError(
             "The amount must not be zero." if allow_negative else "The amount must be positive.",
@@ -167,7 +167,7 @@ def adjustment_add(*, invoice: Invoice, amount, reason: str, actor) -> Adjustmen
             quantity=Decimal(1),
             exact_amount=amount,
             amount=amount,
-            sort_key=f"z-adjustment-{adjustment.pk:010d}",
+            sort_key=adjustment_key(adjustment.pk),
         )
         invoice_total_update(invoice)
         audit_record_create(
@@ -257,6 +257,13 @@ def payment_record(
     if received_at > now + dt.timedelta(minutes=5):
         raise BillingError(
             "A payment cannot be received in the future.", code="invalid", field="received_at"
+        )
+    if received_at < EARLIEST_PAYMENT:
+        # Year 1 was accepted and then shown with Shanghai's local mean time (+08:05:43).
+        raise BillingError(
+            f"A payment cannot be received before {EARLIEST_PAYMENT:%Y-%m-%d}.",
+            code="out_of_range",
+            field="received_at",
         )
     with transaction.atomic():
         before = {}

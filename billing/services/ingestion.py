@@ -9,21 +9,31 @@ transaction with one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``.
 
 import datetime as dt
 import itertools
-import json
 import math
 import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from billing.calendar import billing_tz, month_start
+from billing.calendar import billing_tz, month_end, month_start
 from billing.locks import applications_lock
 from billing.models import Application, Invoice, Metric, PriceEntry, RatedDay, UsageEvent
+from billing.parsing import (
+    ParseError,
+    json_depth,
+    json_dumps_exact,
+    json_loads_exact,
+    parse_decimal,
+    parse_timestamp,
+)
 from notifications import outbox
 
 MAX_BATCH = 1000
@@ -32,6 +42,12 @@ MAX_FUTURE = dt.timedelta(minutes=5)
 VALUE_PLACES = Decimal("0.000001")
 MAX_VALUE = Decimal("1e17")
 VIDEO_RESOLUTIONS = ("sd", "hd", "fhd", "2k", "4k")
+# Limits of one event's properties (README, "REST API"; SPEC 7): far above what the metrics
+# need (a user id, a resolution), far below what would bloat the usage table.
+MAX_PROPERTIES_BYTES = 4096  # its JSON text, UTF-8
+MAX_PROPERTIES_DEPTH = 4  # {"a": {"b": [..]}} is 3
+MAX_PROPERTIES_KEYS = 64  # keys at every level together
+MAX_PROPERTIES_EXPONENT = 1000  # jsonb holds numbers up to about 1e131071, not every 1eN
 
 # Which price-book item must exist in the application's region for a metric to be accepted.
 METRIC_ITEM = {
@@ -73,6 +89,7 @@ class _ApplicationRow(NamedTuple):
     sdkappid: int
     account_id: int
     region: str
+    created_at: dt.datetime
 
 
 class IngestionRejected(Exception):
@@ -93,6 +110,10 @@ class IngestionRejected(Exception):
 class IngestResult:
     accepted: int = 0
     duplicates: int = 0
+    # Of the accepted: events of a finalized month within the late-usage window (SPEC 7).
+    late: int = 0
+    # (account id, month) of those late events, for their restatements (SPEC 6).
+    late_months: set = field(default_factory=set)
     restaled_days: set = field(default_factory=set)
 
 
@@ -125,38 +146,64 @@ class _Clean(NamedTuple):
             row["metric"] == self.metric
             and row["timestamp"] == self.timestamp
             and Decimal(row["value"]) == self.value
-            and row["properties"] == self.properties
+            and json_loads_exact(row["properties_text"]) == self.properties
         )
 
 
-def _parse_timestamp(raw) -> dt.datetime | None:
-    if not isinstance(raw, str) or "T" not in raw.upper():
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(raw.replace("z", "Z"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
-def _parse_value(raw) -> Decimal | None:
+def _parse_value(raw) -> Decimal:
+    """The event's value: a JSON number or a decimal string, by the one strict parser
+    (billing.parsing: ASCII digits, no spaces, underscores or exponent in text)."""
     if raw is None:
         return Decimal(1)
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, float):
+    if isinstance(raw, float):  # a caller inside Python (JSON bodies decode to Decimal)
         if not math.isfinite(raw):
-            return None
-        raw = repr(raw)
-    if not isinstance(raw, int | str | Decimal):
-        return None
+            raise ParseError("value must be a finite decimal number.")
+        raw = Decimal(repr(raw)) if "e" not in repr(raw) else raw
+    if isinstance(raw, str) and raw.startswith("-"):
+        raise ParseError("value must not be negative.", "negative")
+    if isinstance(raw, Decimal) and raw.is_finite() and raw < 0:
+        raise ParseError("value must not be negative.", "negative")
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw < 0:
+        raise ParseError("value must not be negative.", "negative")
     try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        return None
-    if not value.is_finite():
-        return None
-    return value
+        return parse_decimal(raw, max_places=6, max_integer_digits=17)
+    except ParseError as exc:
+        if exc.code in ("precision", "too_large"):
+            raise ParseError(
+                "value has more than 6 decimal places or is too large.", "invalid"
+            ) from None
+        raise
+
+
+def _properties_problem(properties: dict) -> tuple[str, str] | None:
+    """(code, message) when ``properties`` passes a documented limit (README, "REST API"):
+    its JSON at most MAX_PROPERTIES_BYTES, nesting at most MAX_PROPERTIES_DEPTH, at most
+    MAX_PROPERTIES_KEYS keys in all; numbers with an exponent PostgreSQL's jsonb can hold."""
+    depth = json_depth(properties, stop_at=MAX_PROPERTIES_DEPTH)
+    if depth > MAX_PROPERTIES_DEPTH:
+        return "too_deep", f"properties nests deeper than {MAX_PROPERTIES_DEPTH} levels."
+    keys = 0
+    stack = [properties]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            keys += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, Decimal) and item.is_finite() and item:
+            if abs(item.adjusted()) > MAX_PROPERTIES_EXPONENT:
+                return "invalid", (
+                    f"properties holds a number beyond 1e{MAX_PROPERTIES_EXPONENT} or below "
+                    f"1e-{MAX_PROPERTIES_EXPONENT}."
+                )
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "invalid", "properties holds a number that is not finite."
+    if keys > MAX_PROPERTIES_KEYS:
+        return "too_many_keys", f"properties has more than {MAX_PROPERTIES_KEYS} keys."
+    if len(json_dumps_exact(properties).encode()) > MAX_PROPERTIES_BYTES:
+        return "too_large", f"properties is larger than {MAX_PROPERTIES_BYTES} bytes as JSON."
+    return None
 
 
 class _Validator:
@@ -177,7 +224,7 @@ class _Validator:
         self.applications = {
             row[1]: _ApplicationRow(*row)
             for row in Application.objects.filter(sdkappid__any=sdkappids).values_list(
-                "pk", "sdkappid", "account_id", "region"
+                "pk", "sdkappid", "account_id", "region", "created_at"
             )
         }
         regions = {app.region for app in self.applications.values()}
@@ -191,13 +238,17 @@ class _Validator:
         # (index, account, billing day) of the events valid so far: their months are checked
         # together afterwards (check_closed_months), in one query.
         self.pending: list[tuple[int, int, dt.date]] = []
+        # Indexes of the events that fall in a finalized month within the late-usage window.
+        self.late: set[int] = set()
 
     def error(self, index: int, field_name: str, code: str, message: str) -> None:
         self.errors.append(EventError(index, field_name, code, message))
 
     def check_closed_months(self, cleaned: list) -> None:
-        """Refuse the valid events that fall in a month whose invoice is finalized
-        (``period_closed``), with one query for the whole batch; errors stay in event order."""
+        """The valid events that fall in a month whose invoice is finalized: late within the
+        late-usage window (``self.late``), refused beyond it (``period_closed``), with one
+        query for the whole batch; errors stay in event order."""
+        self.late = set()
         if not self.pending:
             return
         closed = set(
@@ -211,16 +262,24 @@ class _Validator:
         )
         if not closed:
             return
+        today = self.now.astimezone(self.tz).date()
+        window = dt.timedelta(days=settings.LATE_USAGE_WINDOW_DAYS)
         for index, account_id, day in self.pending:
-            if (account_id, month_start(day)) in closed:
-                self.error(
-                    index,
-                    "timestamp",
-                    "period_closed",
-                    f"The invoice for {day:%Y-%m} is finalized; this month takes no more "
-                    "usage. Corrections are made by credit notes or adjustments.",
-                )
-                cleaned[index] = None
+            if (account_id, month_start(day)) not in closed:
+                continue
+            if today <= month_end(day) + window:
+                self.late.add(index)
+                continue
+            self.error(
+                index,
+                "timestamp",
+                "period_closed",
+                f"The invoice for {day:%Y-%m} is finalized and its late-usage window ended "
+                f"on {month_end(day) + window:%Y-%m-%d} ({settings.LATE_USAGE_WINDOW_DAYS} "
+                "days after the month); this month takes no more usage. Corrections are made "
+                "by credit notes or adjustments.",
+            )
+            cleaned[index] = None
         self.errors.sort(key=lambda error: error.index)
 
     def clean(self, index: int, event) -> _Clean | None:
@@ -259,36 +318,51 @@ class _Validator:
                 application = None
 
         metric = event.get("metric")
-        if metric not in METRICS:
+        if not isinstance(metric, str):
+            self.error(
+                index,
+                "metric",
+                "invalid",
+                f"metric must be a string, one of: {', '.join(Metric.values)}.",
+            )
+            metric = None
+        elif metric not in METRICS:
             self.error(
                 index,
                 "metric",
                 "unknown_metric",
-                f"Unknown metric {metric!r}; one of: {', '.join(Metric.values)}.",
+                f"Unknown metric {metric[:60]!r}; one of: {', '.join(Metric.values)}.",
             )
             metric = None
 
-        timestamp = _parse_timestamp(event.get("timestamp"))
-        if timestamp is None:
-            self.error(
-                index,
-                "timestamp",
-                "invalid",
-                "timestamp must be RFC 3339 with an offset, e.g. 2026-03-15T08:10:00+08:00.",
-            )
-        elif timestamp - self.now > MAX_FUTURE:
+        timestamp = None
+        try:
+            timestamp = parse_timestamp(event.get("timestamp"))
+        except ParseError as exc:
+            self.error(index, "timestamp", exc.code, exc.message)
+        if timestamp is not None and timestamp - self.now > MAX_FUTURE:
             self.error(
                 index, "timestamp", "in_future", "timestamp is more than 5 minutes in the future."
             )
             timestamp = None
+        if timestamp is not None and application is not None:
+            created_day = application.created_at.astimezone(self.tz).date()
+            if timestamp.astimezone(self.tz).date() < created_day:
+                self.error(
+                    index,
+                    "timestamp",
+                    "before_application",
+                    f"timestamp is before the application's creation day ({created_day} in "
+                    "the billing time zone).",
+                )
+                timestamp = None
 
-        value = _parse_value(event.get("value"))
-        if value is None:
-            self.error(index, "value", "invalid", "value must be a finite decimal number.")
-        elif value < 0:
-            self.error(index, "value", "negative", "value must not be negative.")
-            value = None
-        elif value >= MAX_VALUE or value != value.quantize(VALUE_PLACES):
+        value = None
+        try:
+            value = _parse_value(event.get("value"))
+        except ParseError as exc:
+            self.error(index, "value", exc.code, exc.message)
+        if value is not None and value >= MAX_VALUE:
             self.error(
                 index, "value", "invalid", "value has more than 6 decimal places or is too large."
             )
@@ -300,6 +374,9 @@ class _Validator:
             properties = {}
         if not isinstance(properties, dict):
             self.error(index, "properties", "invalid", "properties must be a JSON object.")
+            properties = None
+        elif (problem := _properties_problem(properties)) is not None:
+            self.error(index, "properties", *problem)
             properties = None
         elif metric == Metric.IM_LOGIN:
             user_id = properties.get("user_id")
@@ -445,7 +522,20 @@ def usage_events_ingest(
                 transaction.set_rollback(True)
                 raise IngestionRejected(conflicts, conflict=True)
         result.accepted = len(inserted)
-        days = {(e.application_id, e.billing_day) for k, (_, e) in unique.items() if k in inserted}
+        late = {k: e for k, (i, e) in unique.items() if k in inserted and i in validator.late}
+        if late:
+            _mark_late(late)
+            result.late = len(late)
+            accounts = {app.pk: app.account_id for app in validator.applications.values()}
+            result.late_months = {
+                (accounts[e.application_id], month_start(e.billing_day)) for e in late.values()
+            }
+        # Days of a closed month are never rated again: their late events go to a restatement.
+        days = {
+            (e.application_id, e.billing_day)
+            for k, (_, e) in unique.items()
+            if k in inserted and k not in late
+        }
         result.restaled_days = _mark_rated_days_stale(days)
         outbox.usage_changed(application_ids={app_id for app_id, _ in days})
     return result
@@ -491,7 +581,10 @@ def _insert(events) -> set[tuple[int, str]]:
                   e.value, e.dimension, e.properties, received)  # fmt: skip
         # Each field adapts its value as the ORM would (aware datetimes to UTC on
         # SQLite, JSON encoding, decimals).
-        params += [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+        params += [
+            json_dumps_exact(v) if f.name == "properties" else f.get_db_prep_save(v, connection)
+            for f, v in zip(fields, values, strict=True)
+        ]
     sql = (
         f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES "
         + ", ".join([placeholders] * len(rows))
@@ -522,7 +615,7 @@ def _insert_copy(rows: list[_Clean], table: str, received, conflict: str) -> set
             for e in rows:
                 copy.write_row(
                     (batch, e.application_id, e.event_id, e.metric, e.timestamp, e.billing_day,
-                     e.value, e.dimension, json.dumps(e.properties), received)
+                     e.value, e.dimension, json_dumps_exact(e.properties), received)
                 )  # fmt: skip
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_staging "
@@ -541,9 +634,29 @@ def _stored_rows(events: list[_Clean]) -> dict[tuple[int, str], dict]:
     for application_id, event_ids in ids_by_application.items():
         rows = UsageEvent.objects.filter(
             application_id=application_id, event_id__in=event_ids
-        ).values("application_id", "event_id", "metric", "timestamp", "value", "properties")
+        ).values(
+            "application_id",
+            "event_id",
+            "metric",
+            "timestamp",
+            "value",
+            # As text, read back with exact decimals: 1.5 read as a float would differ from
+            # the Decimal the client sent (0.1 != Decimal("0.1")).
+            properties_text=Cast("properties", TextField()),
+        )
         found.update({(row["application_id"], row["event_id"]): row for row in rows})
     return found
+
+
+def _mark_late(events: dict[tuple[int, str], _Clean]) -> None:
+    """Flag the late events just stored (one UPDATE per application; late events are few)."""
+    ids_by_application: dict[int, list[str]] = defaultdict(list)
+    for application_id, event_id in events:
+        ids_by_application[application_id].append(event_id)
+    for application_id, event_ids in sorted(ids_by_application.items()):
+        UsageEvent.objects.filter(application_id=application_id, event_id__in=event_ids).update(
+            late=True
+        )
 
 
 def _mark_rated_days_stale(days: set[tuple[int, dt.date]]) -> set[tuple[int, dt.date]]:

@@ -31,6 +31,10 @@ from billing.services.bulk import insert_rows, update_rows
 from notifications import outbox
 
 Kind = InvoiceLine.Kind
+# Lines written by a service rather than rebuilt from what the month bills: staff adjustments
+# and approved late usage of closed months (billing.services.restatements). A refresh keeps
+# them and counts them in the total.
+KEPT_KINDS = (Kind.ADJUSTMENT, Kind.LATE_USAGE)
 
 
 # The columns of a line that a refresh writes, in the order they are compared and inserted.
@@ -106,7 +110,7 @@ def _invoices_refresh_month(
     stored = InvoiceLine.objects.filter(invoice_id__any=list(by_id)).order_by("invoice_id", "id")
     for row in stored.values_list("invoice_id", "adjustment_id", *LINE_FIELDS):
         invoice_id, adjustment_id, *values = row
-        if values[0] == Kind.ADJUSTMENT:
+        if values[0] in KEPT_KINDS:
             adjustments[invoice_id] += values[AMOUNT_AT]
         else:
             current[invoice_id].append(tuple(values))
@@ -143,7 +147,7 @@ def _invoices_refresh_month(
             invoice.updated_at = now
             changed_totals.append(invoice)
     if rewrite:
-        InvoiceLine.objects.filter(invoice_id__any=rewrite).exclude(kind=Kind.ADJUSTMENT).delete()
+        InvoiceLine.objects.filter(invoice_id__any=rewrite).exclude(kind__in=KEPT_KINDS).delete()
         insert_rows(InvoiceLine, ("invoice_id", *LINE_FIELDS), new_lines)
     update_rows(Invoice, ("total", "updated_at"), [(i.pk, i.total, now) for i in changed_totals])
     return invoices

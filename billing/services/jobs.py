@@ -121,6 +121,10 @@ def bill_day(
         progress,
     )
     overdue_refresh(today=day + dt.timedelta(days=1))
+    if sdkappid is None:  # closed months that received late usage (SPEC 6)
+        from billing.services.restatements import restatements_refresh_due
+
+        restatements_refresh_due(today=day + dt.timedelta(days=1))
     return run
 
 

@@ -17,8 +17,10 @@ from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -28,6 +30,7 @@ from billing.services.applications import addon_subscribe, application_create, e
 from billing.services.closing import invoice_finalize
 from billing.services.ingestion import SYSTEM, usage_events_ingest
 from billing.services.invoicing import invoice_refresh
+from billing.services.restatements import restatements_refresh
 from tests.api.conftest import key_for
 from tests.factories import ChargeFactory
 
@@ -72,6 +75,11 @@ def test_schema_lists_every_endpoint_of_issue_6(client):
         "/api/v1/alerts",
         "/api/v1/alerts/{id}",
         "/api/v1/applications/{sdkappid}/entitlements",
+        # issue 17: finance staff review restatements (late usage of closed months)
+        "/api/v1/restatements",
+        "/api/v1/restatements/{id}",
+        "/api/v1/restatements/{id}/approve",
+        "/api/v1/restatements/{id}/reject",
     }
     assert set(schema["components"]["securitySchemes"]) == {"bearerAuth", "staffSession"}
     # every operation documents its refusals in the one error format
@@ -121,7 +129,9 @@ def world(account, finance_user, today, in_process_wsgi):
     """Real objects for generated requests to hit: a Pro application with an add-on, usage,
     charges, an issued invoice (February) and a draft (March); an account key; a finance
     staff session."""
-    app = application_create(account=account, name="Fuzzed", region="cn")
+    app = application_create(
+        account=account, name="Fuzzed", region="cn", created_on=dt.date(2025, 1, 1)
+    )
     edition_change(application=app, edition_code="pro")
     addon_subscribe(application=app, item_code="im.addon.message_history.pro.30d")
     usage_events_ingest(
@@ -142,12 +152,30 @@ def world(account, finance_user, today, in_process_wsgi):
     ChargeFactory(application=app, day=dt.date(2025, 2, 10))
     february = invoice_refresh(account_id=account.pk, currency="CNY", month=dt.date(2025, 2, 1))
     issued = invoice_finalize(invoice=february, today=dt.date(2025, 3, 1))
+    # Late usage of February (closed, within the late-usage window): a pending restatement.
+    usage_events_ingest(
+        events=[
+            {
+                "id": "late-feb",
+                "application": app.sdkappid,
+                "metric": "trtc.audio_seconds",
+                "timestamp": "2025-02-20T10:00:00+08:00",
+                "value": 600,
+            }
+        ],
+        caller=SYSTEM,
+    )
+    [restatement] = restatements_refresh(
+        account_id=account.pk, month=dt.date(2025, 2, 1)
+    ).restatements
     session = Client()
     session.force_login(finance_user)
     csrf = _get_new_csrf_string()
     return {
         "sdkappid": app.sdkappid,
         "references": [str(draft.pk), issued.number],
+        "restatement": restatement.pk,
+        "digest": restatement.digest,
         "key": key_for(account)[1],
         "staff_cookies": {"sessionid": session.cookies["sessionid"].value, "csrftoken": csrf},
         "csrf": csrf,
@@ -175,7 +203,11 @@ def aim_at_real_objects(case, world, rng: random.Random) -> None:
         path["sdkappid"] = world["sdkappid"]
     if "number" in path and rng.random() < 0.5:
         path["number"] = rng.choice(world["references"])
+    if "id" in path and rng.random() < 0.5:
+        path["id"] = world["restatement"]
     body = case.body
+    if case.path.endswith("/approve") and isinstance(body, dict) and rng.random() < 0.5:
+        body["digest"] = world["digest"]
     if case.path in REAL_INPUTS and isinstance(body, dict) and rng.random() < 0.5:
         name, choices = REAL_INPUTS[case.path]
         body[name] = rng.choice(choices)
@@ -221,3 +253,32 @@ def test_the_api_answers_within_its_schema(case, world):
     authenticate(case, world)
     response = case.call()
     case.validate_response(response, checks=CHECKS)
+
+
+# --------------------------------------------------------------------------------------------
+# schemathesis, negative data (issue 13): inputs that do not fit the schema, on every
+# operation, must be refused with a documented 4xx in the one error format, never a 500.
+# --------------------------------------------------------------------------------------------
+
+NEGATIVE_EXAMPLES_PER_OPERATION = 15
+negative_schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+negative_schema.config.generation.update(modes=[GenerationMode.NEGATIVE])
+NEGATIVE_CHECKS = [*CHECKS, negative_data_rejection]
+
+
+@negative_schema.parametrize()
+@settings(
+    max_examples=NEGATIVE_EXAMPLES_PER_OPERATION,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_api_refuses_data_outside_its_schema(case, world):
+    rng = random.Random(repr(case.path_parameters) + repr(case.query) + repr(case.body))
+    if rng.random() < 0.5:  # half against real objects: the refusal is about the data
+        path = case.path_parameters or {}
+        if "sdkappid" in path and isinstance(path["sdkappid"], int):
+            path["sdkappid"] = world["sdkappid"]
+    authenticate(case, world)
+    response = case.call()
+    case.validate_response(response, checks=NEGATIVE_CHECKS)

@@ -48,9 +48,9 @@ def test_owner_key_reports_a_batch_and_a_resend_counts_as_duplicates(owner_clien
     again = owner_client.post(URL, batch, format="json")
 
     assert first.status_code == 200, first.content
-    assert first.json() == {"accepted": 2, "duplicates": 0}
+    assert first.json() == {"accepted": 2, "duplicates": 0, "late": 0}
     assert again.status_code == 200
-    assert again.json() == {"accepted": 0, "duplicates": 2}
+    assert again.json() == {"accepted": 0, "duplicates": 2, "late": 0}
     stored = UsageEvent.objects.get(application=application, event_id="call-1")
     assert stored.value == Decimal("600")
     assert stored.billing_day == dt.date(2025, 3, 10)
@@ -81,7 +81,7 @@ def test_service_key_reports_for_any_application(service_client, application, ot
     )
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"accepted": 2, "duplicates": 0}
+    assert response.json() == {"accepted": 2, "duplicates": 0, "late": 0}
 
 
 def test_another_accounts_key_cannot_report_for_the_application(other_client, application):

@@ -29,7 +29,7 @@ from django_celery_beat.models import (
 from rest_framework.test import APIClient
 
 from accounts.services import account_create, api_key_create, staff_create
-from billing.models import Invoice
+from billing.models import Invoice, Restatement
 from billing.services.applications import addon_subscribe, application_create, edition_change
 from billing.services.closing import invoice_finalize
 from billing.services.finance import adjustment_add, credit_note_issue, payment_record
@@ -214,6 +214,21 @@ API_ENTITLEMENTS = {  # the owner's keys and service keys
     "names": {"api-entitlements"},
     "expect": API_ACCOUNT_OBJECT["expect"] | {"owner": OK, "service": OK},
 }
+API_RESTATEMENTS = {  # finance staff review late usage; support may read
+    "names": {"api-restatements", "api-restatement"},
+    "expect": {
+        "owner": {403},
+        "other": {403},
+        "service": {403},
+        "finance": OK,
+        "support": OK,
+        "anonymous": {401},
+    },
+}
+API_RESTATEMENT_DECISIONS = {  # POST only; GET passes the read permission, then 405
+    "names": {"api-restatement-approve", "api-restatement-reject"},
+    "expect": API_RESTATEMENTS["expect"] | {"finance": {405}, "support": {405}},
+}
 ADMIN_NOT_STAFF = {"owner": ADMIN_LOGIN, "other": ADMIN_LOGIN, "service": ADMIN_LOGIN}
 ADMIN_PUBLIC = {
     "names": {"admin:login", "admin:password_reset"},
@@ -248,7 +263,7 @@ ADMIN_MODEL_VIEW = re.compile(MODELS + r"(changelist|change|history)$")
 ADMIN_MODEL_WRITE = re.compile(MODELS + r"(add|delete)$")
 ADMIN_FINANCE_ACTION = re.compile(
     r"^admin:billing_(invoice_(adjust|credit_note|payment|finalize|void|rerate)"
-    r"|priceentry_revise)$"
+    r"|priceentry_revise|restatement_(approve|reject))$"
 )
 # Users, groups and the beat schedule: superusers only; staff groups hold no permission.
 ADMIN_SUPERUSER_ONLY = re.compile(r"^admin:(auth|django_celery_beat)_\w+$")
@@ -275,6 +290,8 @@ FAMILIES = [
     API_WEBHOOK_NOT_GET,
     API_WEBHOOK_OBJECT,
     API_ENTITLEMENTS,
+    API_RESTATEMENTS,
+    API_RESTATEMENT_DECISIONS,
     ADMIN_PUBLIC,
     ADMIN_LOGOUT,
     ADMIN_STAFF_PAGES,
@@ -386,6 +403,15 @@ def world():
     )
     september = InvoiceFactory(account=w.account, month=dt.date(2026, 9, 1))
     adjustment_add(invoice=september, amount="1.00", reason="matrix", actor=w.finance)
+    # A pending restatement of the closed month (late usage), for its review pages.
+    w.restatement = Restatement.objects.create(
+        account=w.account,
+        currency="CNY",
+        month=w.invoice.month,
+        closed_invoice=w.invoice,
+        digest="matrix",
+        computed_at=timezone.now(),
+    )
     interval = IntervalSchedule.objects.create(every=1, period="days")
     CrontabSchedule.objects.create()
     ClockedSchedule.objects.create(clocked_time=timezone.now())
@@ -454,6 +480,9 @@ def fill(name: str, route: str, w: World) -> str:
         "api-unknown": "/api/v1/no-such-endpoint",
         "admin:app_list": "/admin/billing/",
         "admin:view_on_site": "/admin/r/1/1/",
+        "api-restatement": f"/api/v1/restatements/{w.restatement.pk}",
+        "api-restatement-approve": f"/api/v1/restatements/{w.restatement.pk}/approve",
+        "api-restatement-reject": f"/api/v1/restatements/{w.restatement.pk}/reject",
         "edition_change": f"/applications/{w.app.sdkappid}/edition/?edition=ultimate",
     }
     if name in special:

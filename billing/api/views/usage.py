@@ -25,6 +25,7 @@ from billing.api.schema import UsageErrorResponse, errors
 from billing.api.serializers import UsageBatchSerializer, UsageResultSerializer
 from billing.services.ingestion import Caller, IngestionRejected, usage_events_ingest
 from billing.tasks import rerate_stale_days
+from billing.tasks import restatements_refresh as restatements_refresh_task
 
 
 def _usage_error(field: str | None, code: str, message: str, index: int | None = None) -> dict:
@@ -47,10 +48,12 @@ class UsageEventsView(ApiViewMixin, APIView):
             "Each event is stored once per (application, id): sending it again with the same "
             "content counts it as a duplicate; with different content the batch answers 409. "
             "A batch with any invalid event stores nothing and answers 400 naming every "
-            "invalid event by index and field. An event in a month whose invoice is final "
-            "answers 409 with code period_closed. Events for a day already rated make that "
-            "day rated again.\n\nAccount keys report for their own applications; service "
-            "keys for any."
+            "invalid event by index and field. An event in a month whose invoice is final is "
+            "accepted within the late-usage window (LATE_USAGE_WINDOW_DAYS after the month), "
+            "counted in late and billed through a restatement that finance staff review; "
+            "after the window it answers 409 with code period_closed. Events for a day already "
+            "rated make that day rated again.\n\nAccount keys report for their own "
+            "applications; service keys for any."
         ),
         request=UsageBatchSerializer,
         responses={
@@ -84,10 +87,22 @@ class UsageEventsView(ApiViewMixin, APIView):
         ],
     )
     def post(self, request):
-        content_type = request.content_type or ""
-        if content_type and "json" not in content_type:
+        media_type, _, params = (request.content_type or "").partition(";")
+        charset = params.strip().lower().replace(" ", "")
+        if media_type.strip().lower() != "application/json" or charset not in (
+            "",
+            "charset=utf-8",
+        ):
+            # Missing, "application/jsonp", "text/plain": 415 (a form post from a browser on
+            # another site cannot send application/json without a CORS preflight).
             return _rejected(
-                [_usage_error(None, "unsupported_media_type", "Send application/json.")],
+                [
+                    _usage_error(
+                        None,
+                        "unsupported_media_type",
+                        "Send Content-Type: application/json (UTF-8).",
+                    )
+                ],
                 status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             )
         try:
@@ -140,4 +155,9 @@ class UsageEventsView(ApiViewMixin, APIView):
             # After the events commit; a failure to enqueue must not fail a stored batch (the
             # daily job re-rates stale days anyway), hence robust.
             transaction.on_commit(lambda: rerate_stale_days.delay(application_ids), robust=True)
-        return Response({"accepted": result.accepted, "duplicates": result.duplicates})
+        if result.late_months:
+            late_months = sorted((account, str(month)) for account, month in result.late_months)
+            transaction.on_commit(lambda: restatements_refresh_task.delay(late_months), robust=True)
+        return Response(
+            {"accepted": result.accepted, "duplicates": result.duplicates, "late": result.late}
+        )
