@@ -169,13 +169,13 @@ def test_row_1_non_integer_numbers_in_properties_are_stored_faithfully(server):
     ).encode()
     status, answer = api.json("POST", "/api/v1/usage-events", raw=body)
     assert status == 200, answer
-    assert answer == {"accepted": 1, "duplicates": 0}
+    assert answer == {"accepted": 1, "duplicates": 0, "late": 0}
     stored = UsageEvent.objects.get(application=app, event_id="r1").properties
     assert stored["rate"] == 1.5 and stored["tenth"] == 0.1 and stored["zero"] == 0
     assert stored["huge"] == 10**400  # jsonb writes 1e400 out in full
     # The same event again is recognized as a duplicate (read back exactly, not as floats).
     status, answer = api.json("POST", "/api/v1/usage-events", raw=body)
-    assert (status, answer) == (200, {"accepted": 0, "duplicates": 1})
+    assert (status, answer) == (200, {"accepted": 0, "duplicates": 1, "late": 0})
 
 
 def test_row_2_look_alike_usernames_share_the_lock_out(server):
