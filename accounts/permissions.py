@@ -114,6 +114,11 @@ register("alerts.read", roles=BILLING_WRITERS, scope="billing:read",
          description="see spending alerts and webhooks")
 register("alerts.manage", roles=BILLING_WRITERS, scope="billing:write",
          description="create, change and delete spending alerts and webhooks")
+# Webhook endpoints: service keys manage the platform's (application.entitlements_changed).
+register("webhooks.read", roles=BILLING_WRITERS, scope="billing:read", service_key=True,
+         description="see webhook endpoints and their deliveries")
+register("webhooks.manage", roles=BILLING_WRITERS, scope="billing:write", service_key=True,
+         description="create, test and delete webhook endpoints")
 register("api_keys.read", roles=DEVELOPERS, scope=None,
          description="see the account's API keys")
 register("api_keys.create", roles=DEVELOPERS, scope=None,

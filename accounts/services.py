@@ -22,7 +22,7 @@ from accounts.models import Account, ApiKey, Invitation, Membership, Role
 FINANCE_GROUP = "finance"
 SUPPORT_GROUP = "support"
 # Finance staff change money; support staff only look (issue 4).
-FINANCE_APPS = ("billing", "accounts")
+FINANCE_APPS = ("billing", "accounts", "notifications")
 
 
 class AccountError(ValueError):

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "accounts",
     "billing",
+    "notifications",
     "portal",
 ]
 
@@ -164,6 +165,27 @@ LATE_USAGE_WINDOW_DAYS = env.int("LATE_USAGE_WINDOW_DAYS", default=35)
 # absolute value) is approved without review. Default: none, every restatement is reviewed.
 RESTATEMENT_AUTO_APPROVE_BELOW = env.str("RESTATEMENT_AUTO_APPROVE_BELOW", default="")
 
+# --- Notifications (notifications/, README "Notifications") ----------------------------------
+# Webhooks: http:// (and loopback receivers) allowed for local testing; https only otherwise.
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Retries after the first attempt, base x 2^n seconds apart: 60 s x (1, 2, 4 ... 2048), 12
+# retries, 2.8 days in all; then the endpoint is disabled and its owner told.
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=60)
+WEBHOOK_RETRIES = env.int("WEBHOOK_RETRIES", default=12)
+# The sweep dispatches events not dispatched this long after they were recorded.
+OUTBOX_SWEEP_AFTER_SECONDS = env.int("OUTBOX_SWEEP_AFTER_SECONDS", default=30)
+# E-mail: the reminder this many days before the due date; overdue notices this many days
+# after it; the warning this many days before suspension (OVERDUE_GRACE_DAYS).
+REMINDER_DAYS_BEFORE_DUE = env.int("REMINDER_DAYS_BEFORE_DUE", default=3)
+DUNNING_STEPS_DAYS = env.list("DUNNING_STEPS_DAYS", cast=int, default=[1, 7, 14, 30])
+SUSPENSION_WARNING_DAYS = env.int("SUSPENSION_WARNING_DAYS", default=2)
+# SPEC 5: a prepaid term ended more than this many days ago without renewal suspends the
+# application's paid features (entitlements).
+PREPAID_LAPSE_DAYS = env.int("PREPAID_LAPSE_DAYS", default=7)
+# Links in e-mails.
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000/")
+
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -270,6 +292,13 @@ CELERY_BEAT_SCHEDULE = {
     "close-previous-month": {
         "task": "billing.tasks.close_previous_month",
         "schedule": crontab(minute=0, hour=2, day_of_month=1),
+    },
+    # notifications/: undispatched events, due webhook retries, unsent e-mail (every minute);
+    # reminders, dunning steps, suspension warnings, lapsed terms (09:00 billing time).
+    "notifications-sweep": {"task": "notifications.tasks.sweep", "schedule": 60.0},
+    "notifications-daily": {
+        "task": "notifications.tasks.daily_notices",
+        "schedule": crontab(minute=0, hour=9),
     },
 }
 

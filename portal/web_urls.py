@@ -2,7 +2,7 @@
 pattern needs an expectation there, or that test fails."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import include, path, reverse_lazy
 
 from portal import team_views, views
 
@@ -84,4 +84,5 @@ urlpatterns = [
     path("invitations/<str:token>/", team_views.invitation_accept, name="invitation_accept"),
     path("two-factor/", team_views.two_factor_page, name="two_factor"),
     path("two-factor/verify/", team_views.two_factor_verify, name="two_factor_verify"),
+    path("", include("notifications.web_urls")),  # webhooks and alerts (issue 16)
 ]

@@ -1,6 +1,6 @@
 """/api/: the v1 endpoints, the OpenAPI schema and its documentation pages."""
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from billing.api.views import account, api_keys, finance, invoices, restatements, usage
@@ -42,6 +42,7 @@ urlpatterns = [
     path("v1/account", account.AccountView.as_view(), name="api-account"),
     path("v1/api-keys", api_keys.ApiKeysView.as_view(), name="api-api-keys"),
     path("v1/api-keys/<str:prefix>", api_keys.ApiKeyDetailView.as_view(), name="api-api-key"),
+    path("", include("notifications.api.urls")),  # webhooks, alerts, entitlements (issue 16)
     path("v1/restatements", restatements.RestatementListView.as_view(), name="api-restatements"),
     path(
         "v1/restatements/<int:id>",

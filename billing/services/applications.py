@@ -37,6 +37,7 @@ from billing.services.terms import (  # noqa: F401 (terms_renew*: their older im
     terms_renew,
     terms_renew_bulk,
 )
+from notifications import outbox
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -113,6 +114,7 @@ def application_create(
                     account=account,
                     after={"sdkappid": candidate, "region": region, "edition": "trial"},
                 )
+                outbox.record("application.created", application)
                 return application
         except IntegrityError:
             if sdkappid is not None:
@@ -158,6 +160,17 @@ def edition_change(
             account=application.account,
             before=before,
             after={"edition": target.code, "starts_on": new_period.starts_on},
+        )
+        outbox.record(
+            "application.edition_changed",
+            application,
+            data={
+                "edition": {
+                    "from": current.code,
+                    "to": target.code,
+                    "starts_on": str(new_period.starts_on),
+                }
+            },
         )
         return new_period
 
@@ -314,6 +327,7 @@ def addon_subscribe(
             account=application.account,
             after={"item": item.code, "starts_on": day},
         )
+        outbox.application_changed(application)
         return subscription
 
 
@@ -342,6 +356,7 @@ def addon_cancel(
             account=subscription.application.account,
             after={"ends_on": subscription.ends_on},
         )
+        outbox.application_changed(subscription.application)
         return subscription
 
 

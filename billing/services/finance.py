@@ -46,6 +46,7 @@ from billing.services.invoicing import (
 )
 from billing.services.overdue import overdue_refresh
 from billing.services.rating import charges_store, rate_and_store_day
+from notifications import outbox
 
 State = Invoice.State
 # No payment predates the billing calendar (billing.parsing.MIN_YEAR).
@@ -129,6 +130,7 @@ def _settle_if_covered(invoice: Invoice, now) -> bool:
         invoice.state = State.PAID
         invoice.paid_at = now
         invoice.save(update_fields=["state", "paid_at", "updated_at"])
+        outbox.record("invoice.paid", invoice)
         return True
     return False
 
@@ -224,6 +226,7 @@ def credit_note_issue(*, invoice: Invoice, amount, reason: str, actor) -> Credit
             },
             reason=reason,
         )
+        outbox.record("credit_note.issued", note)
         transaction.on_commit(lambda: _refresh_overdue(invoice.account_id))
         return note
 
@@ -300,6 +303,7 @@ def payment_record(
             after=after,
             reason=reference,
         )
+        outbox.record("payment.recorded", payment)
         transaction.on_commit(lambda: _refresh_overdue(account.pk))
         return payment
 
@@ -336,6 +340,7 @@ def invoice_void(*, invoice: Invoice, reason: str, actor) -> Invoice:
             after={"state": State.VOID},
             reason=reason,
         )
+        outbox.record("invoice.voided", invoice)
         transaction.on_commit(lambda: _refresh_overdue(invoice.account_id))
         return invoice
 

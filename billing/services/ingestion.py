@@ -34,6 +34,7 @@ from billing.parsing import (
     parse_decimal,
     parse_timestamp,
 )
+from notifications import outbox
 
 MAX_BATCH = 1000
 MAX_EVENT_ID = 255
@@ -539,6 +540,7 @@ def usage_events_ingest(
             if k in inserted and k not in late
         }
         result.restaled_days = _mark_rated_days_stale(days)
+        outbox.usage_changed(application_ids={app_id for app_id, _ in days})
     return result
 
 

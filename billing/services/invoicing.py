@@ -28,6 +28,7 @@ from billing.money import ZERO, round_money
 from billing.selectors.invoices import invoice_line_specs
 from billing.services.bulk import insert_rows, update_rows
 from billing.sums import money_sum
+from notifications import outbox
 
 Kind = InvoiceLine.Kind
 # Lines written by a service rather than rebuilt from what the month bills: staff adjustments
@@ -294,4 +295,5 @@ def invoices_issue(
             Invoice, frozen, [(i.pk, *(getattr(i, name) for name in frozen)) for i in drafts]
         )
         audit_records_create(records)
+        outbox.record_each("invoice.finalized", drafts)
         return drafts

@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.audit import audit_record_create
 from billing.models import Application, Invoice
+from notifications import outbox
 
 OVERDUE_REASON = "overdue payment"
 
@@ -80,3 +81,4 @@ def _set_status(application: Application, status: str, reason: str, now) -> None
         before=before,
         after={"status": status, "reason": reason},
     )
+    outbox.record(outbox.STATUS_EVENTS[status], application)

@@ -40,6 +40,7 @@ from billing.selectors.usage import (
 from billing.services.bulk import insert_rows, update_rows, upsert_rows
 from billing.services.invoicing import invoices_mark_stale, invoices_refresh_deferred
 from billing.services.terms import terms_renew_bulk
+from notifications import outbox
 
 ONE_DAY = dt.timedelta(days=1)
 ZERO = Decimal(0)
@@ -219,6 +220,7 @@ def rate_accounts_day(
                 )
                 result.days_rated += 1
                 invoices_mark_stale(account_id=application.account_id, day=rate_day)
+        outbox.usage_changed(account_ids=account_ids)
     return result
 
 

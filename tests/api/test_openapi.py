@@ -69,6 +69,14 @@ def test_schema_lists_every_endpoint_of_issue_6(client):
         "/api/v1/invoices/{number}/payments",
         "/api/v1/api-keys",  # issue 19
         "/api/v1/api-keys/{prefix}",
+        # issue 16 (notifications/api)
+        "/api/v1/webhook-endpoints",
+        "/api/v1/webhook-endpoints/{id}",
+        "/api/v1/webhook-endpoints/{id}/deliveries",
+        "/api/v1/webhook-endpoints/{id}/test",
+        "/api/v1/alerts",
+        "/api/v1/alerts/{id}",
+        "/api/v1/applications/{sdkappid}/entitlements",
         # issue 17: finance staff review restatements (late usage of closed months)
         "/api/v1/restatements",
         "/api/v1/restatements/{id}",

@@ -19,8 +19,35 @@ OTHER_SURFACES = ("admin/", "api/")
 
 PUBLIC = "public"  # no account data: log-in, password reset
 OWN = "own"  # the user's own data only: lists, forms, their password
+
+
+def _notifications_of(tenant):
+    """A webhook endpoint of the tenant with one delivery, and an alert (made once)."""
+    if not hasattr(tenant, "endpoint"):
+        from notifications.alerts import alert_create
+        from notifications.models import Event, WebhookDelivery
+        from notifications.webhooks import endpoint_create
+
+        tenant.endpoint = endpoint_create(
+            account_id=tenant.account.pk,
+            url="https://93.184.215.14/hook",
+            event_types=["invoice.paid"],
+        )
+        tenant.delivery = WebhookDelivery.objects.create(
+            event=Event.objects.filter(account=tenant.account).first(), endpoint=tenant.endpoint
+        )
+        tenant.alert = alert_create(
+            account_id=tenant.account.pk, kind="spend", currency="CNY", amount="10"
+        )
+    return tenant
+
+
 # Patterns naming objects: kwarg -> which object of a tenant fills it.
 OBJECT_KWARGS = {
+    "endpoint_id": lambda t: _notifications_of(t).endpoint.pk,
+    "delivery_id": lambda t: _notifications_of(t).delivery.pk,
+    "alert_id": lambda t: _notifications_of(t).alert.pk,
+    "action": lambda t: "test",
     "sdkappid": lambda t: t.app.sdkappid,
     "subscription_id": lambda t: t.subscription.pk,
     "invoice_id": lambda t: t.invoice.pk,
@@ -63,6 +90,12 @@ EXPECTATIONS = {
     "member_remove": {"membership_id"},
     "account_two_factor": {"account_id"},
     "billing_profile": {"account_id"},
+    "webhooks": OWN,
+    "alerts": OWN,
+    "webhook": {"endpoint_id"},
+    "webhook_action": {"endpoint_id", "action"},
+    "webhook_replay": {"endpoint_id", "delivery_id"},
+    "alert_delete": {"alert_id"},
 }
 # Issue 19: what each portal URL asks of the member's role, per method (accounts/permissions.py
 # actions; None: every member). test_every_portal_url_has_a_role_rule keeps it complete.
@@ -88,6 +121,13 @@ ROLE_RULES = {
     "account_two_factor": {"POST": "members.manage"},
     "billing_profile": {"GET": "billing_profile.write", "POST": "billing_profile.write"},
     "statement": {"GET": "statements.read"},
+    # Issue 16: webhooks and alerts are managed by the owner and billing roles.
+    "webhooks": {"GET": "alerts.manage", "POST": "alerts.manage"},
+    "alerts": {"GET": "alerts.manage", "POST": "alerts.manage"},
+    "webhook": {"GET": "alerts.manage"},
+    "webhook_action": {"POST": "alerts.manage"},
+    "webhook_replay": {"POST": "alerts.manage"},
+    "alert_delete": {"POST": "alerts.manage"},
 }
 # No role asked: public pages and the user's own login.
 NO_ROLE = {
@@ -180,6 +220,23 @@ def _state(tenant):
         list(Membership.objects.filter(account=tenant.account).values_list("user", "role")),
         list(Invitation.objects.filter(account=tenant.account).values_list("pk", "revoked_at")),
         type(tenant.account).objects.get(pk=tenant.account.pk).require_two_factor,
+        _notification_state(tenant),
+    )
+
+
+def _notification_state(tenant):
+    from notifications.models import Alert, DeliveryAttempt, WebhookEndpoint
+
+    _notifications_of(tenant)  # made before the "before" snapshot, never by the requests
+
+    return (
+        list(
+            WebhookEndpoint.objects.filter(account=tenant.account).values_list(
+                "pk", "disabled_at", "deleted_at"
+            )
+        ),
+        Alert.objects.filter(account=tenant.account).count(),
+        DeliveryAttempt.objects.filter(delivery__endpoint__account=tenant.account).count(),
     )
 
 

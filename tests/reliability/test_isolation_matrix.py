@@ -133,6 +133,10 @@ PORTAL_OWN_INVOICES = {  # invoices.read: owner, billing, viewer
     "names": {"invoices", "statement"},  # statements.read: the same roles
     "expect": PORTAL_OWN["expect"] | {"developer": FORBIDDEN},
 }
+PORTAL_OWN_NOTIFY = {  # issue 16, alerts.manage: owner, billing
+    "names": {"webhooks", "alerts"},
+    "expect": PORTAL_OWN["expect"] | {"developer": FORBIDDEN, "viewer": FORBIDDEN},
+}
 PORTAL_OWN_KEYS = {  # api_keys.read: owner, developer
     "names": {"api_keys"},
     "expect": PORTAL_OWN["expect"] | {"billing": FORBIDDEN, "viewer": FORBIDDEN},
@@ -168,6 +172,10 @@ PORTAL_OBJECT = {  # names an object of account A
         "member_remove",
         "account_two_factor",
         "billing_profile",
+        "webhook",
+        "webhook_action",
+        "webhook_replay",
+        "alert_delete",
     },
     "expect": {
         "owner": {200, 302, 400, 405},
@@ -226,6 +234,13 @@ API_ACCOUNT_POST_ONLY = {  # GET is refused before any lookup: 405 whoever's the
     "names": {"api-edition"},
     "expect": API_ACCOUNT_OBJECT["expect"] | {"owner": {405}, "other": {405}} | members({405}),
 }
+API_ALERT_POST_ONLY = {  # issue 16: GET is not an alert operation (405) once the key's scope
+    # allows reading alerts (billing:read: the billing and viewer keys; not the developer's)
+    "names": {"api-alert"},
+    "expect": API_ACCOUNT_OBJECT["expect"]
+    | {"owner": {405}, "other": {405}}
+    | members({405}, developer={403}),
+}
 API_ACCOUNT_LIST = {
     "names": {"api-applications"},
     "expect": {
@@ -237,6 +252,11 @@ API_ACCOUNT_LIST = {
         "support": {403},
         "anonymous": {401},
     },
+    "hidden_from_others": True,
+}
+API_ALERT_LIST = {  # issue 16: alerts.read needs billing:read (not the developer's key)
+    "names": {"api-alerts"},
+    "expect": API_ACCOUNT_LIST["expect"] | members(OK, developer=FORBIDDEN),
     "hidden_from_others": True,
 }
 API_ACCOUNT = {
@@ -290,6 +310,29 @@ API_FINANCE = {  # POST only, finance staff
         "anonymous": {401},
     },
 }
+API_WEBHOOK_LIST = {  # account keys: their endpoints; service keys: the platform's
+    "names": {"api-webhook-endpoints"},
+    "expect": API_ACCOUNT_LIST["expect"] | {"service": OK} | members(OK, developer=FORBIDDEN),
+    "hidden_from_others": True,
+}
+API_WEBHOOK_NOT_GET = {  # DELETE / POST only: GET is refused before any lookup
+    "names": {"api-webhook-endpoint", "api-webhook-test"},
+    "expect": API_ACCOUNT_LIST["expect"]
+    | {"owner": {405}, "other": {405}, "service": {405}}
+    | members({405}, developer=FORBIDDEN),  # webhooks.read: billing:read
+}
+API_WEBHOOK_OBJECT = {  # an endpoint of A: the platform's keys do not see it either
+    "names": {"api-webhook-deliveries"},
+    "expect": API_ACCOUNT_OBJECT["expect"]
+    | {"owner": OK, "service": {404}}
+    | members(OK, developer=FORBIDDEN),
+}
+API_ENTITLEMENTS = {  # the owner's keys and service keys
+    "names": {"api-entitlements"},
+    "expect": API_ACCOUNT_OBJECT["expect"]
+    | {"owner": OK, "service": OK}
+    | members(OK, billing=FORBIDDEN),  # entitlements.read: applications:read
+}
 API_RESTATEMENTS = {  # finance staff review late usage; support may read
     "names": {"api-restatements", "api-restatement"},
     "expect": {
@@ -339,7 +382,7 @@ ADMIN_VIEW_ON_SITE = {
 }
 # Model pages, by the last part of their name. View: every staff member. Change, add and
 # delete of money: nobody. Finance actions: finance only.
-MODELS = r"^admin:(accounts|auth|billing|django_celery_beat)_\w+_"
+MODELS = r"^admin:(accounts|auth|billing|django_celery_beat|notifications)_\w+_"
 ADMIN_MODEL_VIEW = re.compile(MODELS + r"(changelist|change|history)$")
 ADMIN_MODEL_WRITE = re.compile(MODELS + r"(add|delete)$")
 ADMIN_FINANCE_ACTION = re.compile(
@@ -359,6 +402,7 @@ FAMILIES = [
     PORTAL_LOGOUT,
     PORTAL_OWN,
     PORTAL_OWN_INVOICES,
+    PORTAL_OWN_NOTIFY,
     PORTAL_OWN_KEYS,
     PORTAL_AUDIT,
     PORTAL_VERIFY,
@@ -370,6 +414,8 @@ FAMILIES = [
     API_USAGE,
     API_ACCOUNT_OBJECT,
     API_ACCOUNT_POST_ONLY,
+    API_ALERT_POST_ONLY,
+    API_ALERT_LIST,
     API_ACCOUNT_LIST,
     API_ACCOUNT,
     API_KEYS,
@@ -377,6 +423,10 @@ FAMILIES = [
     API_INVOICES,
     API_INVOICE_OBJECT,
     API_FINANCE,
+    API_WEBHOOK_LIST,
+    API_WEBHOOK_NOT_GET,
+    API_WEBHOOK_OBJECT,
+    API_ENTITLEMENTS,
     API_RESTATEMENTS,
     API_RESTATEMENT_DECISIONS,
     ADMIN_PUBLIC,
@@ -505,6 +555,19 @@ def world():
     ClockedSchedule.objects.create(clocked_time=timezone.now())
     SolarSchedule.objects.create(event="sunrise", latitude=0, longitude=0)
     PeriodicTask.objects.create(name="matrix", task="billing.tasks.bill_day", interval=interval)
+    # Notifications (issue 16): an endpoint of A with a delivery, an alert, an e-mail row.
+    from notifications.alerts import alert_create
+    from notifications.models import EmailNotice, Event, WebhookDelivery
+    from notifications.webhooks import endpoint_create
+
+    w.endpoint = endpoint_create(
+        account_id=w.account.pk, url="https://93.184.215.14/hook", event_types=["invoice.paid"]
+    )
+    w.delivery = WebhookDelivery.objects.create(
+        event=Event.objects.filter(account=w.account).first(), endpoint=w.endpoint
+    )
+    w.alert = alert_create(account_id=w.account.pk, kind="spend", currency="CNY", amount="10")
+    EmailNotice.objects.create(key="matrix", kind="invoice_finalized", account=w.account)
     w.other_user = w.other.memberships.get().user
     w.owner_user = w.account.memberships.get().user
     # Issue 19: A's members of each role, and keys of A scoped like those roles.
@@ -576,12 +639,20 @@ def fill(name: str, route: str, w: World) -> str:
         "app_label": "billing",
         "content_type_id": 1,
         "id": w.owner_user.pk,
+        "endpoint_id": w.endpoint.pk,
+        "delivery_id": w.delivery.pk,
+        "alert_id": w.alert.pk,
+        "action": "test",
     }
 
     def replace(match):
         key = match.group(1).split(":")[-1]
         if key == "token" and route.startswith("/invitations/"):
             return w.invitation_token
+        if key == "id" and route.startswith("/api/v1/webhook-endpoints"):
+            return str(w.endpoint.pk)
+        if key == "id" and route.startswith("/api/v1/alerts"):
+            return str(w.alert.pk)
         if key in ("object_id", "pk"):  # pk: django-otp's device pages
             obj = admin_object(route, w)
             return str(obj.pk if obj is not None else 1)
