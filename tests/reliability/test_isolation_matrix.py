@@ -766,6 +766,12 @@ API_WRITES = [
     ("POST", "api-resource-packs", "billing:write", {"owner", "billing"}),
     ("POST", "api-api-keys", "full rights", {"owner"}),
     ("DELETE", "api-api-key", "full rights", {"owner"}),
+    # issue 16: webhooks and alerts (accounts/permissions.py webhooks.manage, alerts.manage)
+    ("POST", "api-webhook-endpoints", "billing:write", {"owner", "billing"}),
+    ("POST", "api-webhook-test", "billing:write", {"owner", "billing"}),
+    ("DELETE", "api-webhook-endpoint", "billing:write", {"owner", "billing"}),
+    ("POST", "api-alerts", "billing:write", {"owner", "billing"}),
+    ("DELETE", "api-alert", "billing:write", {"owner", "billing"}),
 ]
 # Finance staff's writes: a key of any kind is refused (tested in tests/api/test_finance.py).
 STAFF_WRITES = {
@@ -799,7 +805,15 @@ def test_every_api_write_has_a_role_rule():
 
     written = {name for _, name, _, _ in API_WRITES} | STAFF_WRITES
     found = set()
-    for pattern in api_urls.urlpatterns:
+
+    def flat(patterns):  # included URL configurations (notifications.api.urls) too
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from flat(pattern.url_patterns)
+            else:
+                yield pattern
+
+    for pattern in flat(api_urls.urlpatterns):
         view_class = getattr(pattern.callback, "view_class", None)
         writes = hasattr(view_class, "post") or hasattr(view_class, "delete")
         if pattern.name != "api-unknown" and view_class is not None and writes:
@@ -820,6 +834,11 @@ def test_writes_per_role(world):
         "api-resource-packs": f"/api/v1/applications/{w.app.sdkappid}/resource-packs",
         "api-api-keys": "/api/v1/api-keys",
         "api-api-key": f"/api/v1/api-keys/{w.spare_key.prefix}",
+        "api-webhook-endpoints": "/api/v1/webhook-endpoints",
+        "api-webhook-test": f"/api/v1/webhook-endpoints/{w.endpoint.pk}/test",
+        "api-webhook-endpoint": f"/api/v1/webhook-endpoints/{w.endpoint.pk}",
+        "api-alerts": "/api/v1/alerts",
+        "api-alert": f"/api/v1/alerts/{w.alert.pk}",
     }
     failures = []
     for method, name, scope, allowed in API_WRITES:
