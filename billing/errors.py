@@ -40,6 +40,9 @@ class ErrorCode(StrEnum):
     OUT_OF_RANGE = "out_of_range"
     TOO_LARGE = "too_large"
     INVALID_OFFSET = "invalid_offset"
+    # Notifications (issue 16): a body naming another account's application; too many endpoints.
+    NOT_FOUND = "not_found"
+    TOO_MANY = "too_many"
     # The state of an invoice or its month refuses it (409).
     PERIOD_CLOSED = "period_closed"
     INVALID_STATE = "invalid_state"
