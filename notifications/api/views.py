@@ -68,6 +68,8 @@ class EndpointListView(_EndpointsBase):
         operation_id="webhook_endpoints_list",
         tags=["webhooks"],
         summary="List the webhook endpoints",
+        description="The account's endpoints (a service key: the platform's), with the event "
+        "types each receives and whether it is disabled. Secrets are never shown again.",
         responses={200: EndpointSerializer(many=True), **errors(*LIST)},
     )
     def get(self, request):
@@ -98,6 +100,8 @@ class EndpointDetailView(_EndpointsBase):
         operation_id="webhook_endpoints_delete",
         tags=["webhooks"],
         summary="Delete a webhook endpoint",
+        description="The endpoint stops receiving events at once; its delivery log is kept "
+        "for the record. Another account's endpoint answers 404.",
         parameters=[ID],
         responses={204: None, **errors(*DETAIL)},
     )
@@ -114,6 +118,8 @@ class EndpointDeliveriesView(_EndpointsBase):
         operation_id="webhook_endpoints_deliveries",
         tags=["webhooks"],
         summary="The endpoint's deliveries, newest first, with every attempt",
+        description="Each delivery with its event, state and every attempt: time, HTTP "
+        "status, duration and error. Cursor-paginated.",
         parameters=[ID],
         responses={200: DeliverySerializer(many=True), **errors(*DETAIL)},
     )
@@ -133,6 +139,8 @@ class EndpointTestView(_EndpointsBase):
         operation_id="webhook_endpoints_test",
         tags=["webhooks"],
         summary="Send a signed webhook.test event now",
+        description="Records a webhook.test event for this endpoint alone and delivers it "
+        "like any other (signed, retried, logged), so a receiver can check its signature code.",
         parameters=[ID],
         request=None,
         responses={200: TestResultSerializer, **errors(*WRITE)},
@@ -163,6 +171,8 @@ class AlertListView(_AlertsBase):
         operation_id="alerts_list",
         tags=["alerts"],
         summary="List the alerts",
+        description="The account's alerts: spend over an amount, free TRTC minutes or pack "
+        "units left below a share, with the month each last fired in.",
         responses={200: AlertSerializer(many=True), **errors(*LIST)},
     )
     def get(self, request):
@@ -212,6 +222,8 @@ class AlertDetailView(_AlertsBase):
         operation_id="alerts_delete",
         tags=["alerts"],
         summary="Delete an alert",
+        description="The alert is checked no more; the events it already fired stay in the "
+        "outbox. Another account's alert answers 404.",
         parameters=[ALERT_ID],
         responses={204: None, **errors(*DETAIL)},
     )

@@ -74,6 +74,9 @@ class ApiKeysView(ApiViewMixin, GenericAPIView):
         operation_id="api_keys_list",
         tags=TAGS,
         summary="The account's API keys with their scopes (never the keys themselves)",
+        description="Every key of the account by prefix: name, scopes (none: the account's "
+        "full rights), expiry, who created it, last use and revocation. Needs a key with full "
+        "rights.",
         responses={200: ApiKeySerializer(many=True), **errors(*LIST)},
     )
     def get(self, request):
@@ -122,6 +125,8 @@ class ApiKeyDetailView(ApiViewMixin, GenericAPIView):
         operation_id="api_keys_retrieve",
         tags=TAGS,
         summary="One key",
+        description="One key by its prefix, with its scopes, expiry, last use and "
+        "revocation. Another account's key answers 404.",
         parameters=[PREFIX],
         responses={200: ApiKeySerializer, **errors(*DETAIL)},
     )
@@ -132,6 +137,8 @@ class ApiKeyDetailView(ApiViewMixin, GenericAPIView):
         operation_id="api_keys_revoke",
         tags=TAGS,
         summary="Revoke a key: it no longer authenticates",
+        description="The key stops authenticating at once; the revocation is written to the "
+        "audit trail. Revoking a revoked key changes nothing.",
         parameters=[PREFIX],
         responses={200: ApiKeySerializer, **errors(*WRITE)},
     )
