@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     NOT_AFTER_LATEST = "not_after_latest"
     TAKEN = "taken"
     PREVIEW_STALE = "preview_stale"
+    PLAN_CHANGED = "plan_changed"  # the confirmed plan is no longer what the action would do
     CLOSED = "closed"
     NOT_ACTIVE = "not_active"
     CHANGE_PENDING = "change_pending"

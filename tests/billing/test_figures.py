@@ -280,7 +280,7 @@ def test_owner_edits_the_billing_profile_and_finalization_freezes_it(client):
     # A member who is not the owner may not change it.
     member = account_create(name="Other", email="member@example.com", password="pw-m-1")
     member_user = member.memberships.get().user
-    Membership.objects.create(user=member_user, account=account, role=Membership.Role.MEMBER)
+    Membership.objects.create(user=member_user, account=account, role=Membership.Role.DEVELOPER)
     client.force_login(member_user)
     assert client.post(url, {"billing_email": "evil@example.com"}).status_code == 403
     account.refresh_from_db()
